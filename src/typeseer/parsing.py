@@ -1,0 +1,109 @@
+"""Parsing source into an ``ast`` tree, including syntax newer than the running interpreter.
+
+The fast path is CPython's own parser (``ast.parse``), several times faster than any other
+parser available from Python. When it rejects a file, LibCST's native parser (which knows the
+grammar of Python 3.0 through 3.14) decides: if the file is valid newer Python, the constructs
+the running interpreter does not know are rewritten, position-preserving, into ones it does
+(PEP 695/696 type parameters are blanked out, ``type X = ...`` statements become ``pass``) and
+the result is parsed again. Sites keep their exact lines and columns either way.
+"""
+
+from __future__ import annotations
+
+import ast
+import warnings
+
+import libcst as cst
+from libcst.metadata import CodeRange, MetadataWrapper, PositionProvider
+
+__all__ = ["ParseFailure", "parse_source"]
+
+
+class ParseFailure(Exception):
+    """The source cannot be parsed; the message is one line with the reason."""
+
+
+def parse_source(text: str, filename: str = "<unknown>") -> ast.Module:
+    """Parse ``text``; raises ParseFailure with a one-line reason."""
+    try:
+        return _parse_ast(text, filename)
+    except SyntaxError as error:
+        first_error = error
+    except RecursionError:
+        raise ParseFailure("expressions nested too deeply to parse") from None
+    downgraded = _downgrade_newer_syntax(text)
+    if downgraded is None:
+        raise ParseFailure(_describe(first_error)) from None
+    try:
+        return _parse_ast(downgraded, filename)
+    except (SyntaxError, RecursionError):
+        raise ParseFailure(
+            f"valid newer Python, but it uses syntax this interpreter cannot represent "
+            f"({_describe(first_error)})"
+        ) from None
+
+
+def _parse_ast(text: str, filename: str) -> ast.Module:
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # invalid escape sequences and the like
+        return ast.parse(text, filename=filename, type_comments=False)
+
+
+def _describe(error: SyntaxError) -> str:
+    where = f"line {error.lineno}" if error.lineno else "unknown line"
+    return f"syntax error at {where}: {error.msg}"
+
+
+class _NewerSyntax(cst.CSTVisitor):
+    """Collects the spans of constructs to rewrite, and what to write in their place."""
+
+    METADATA_DEPENDENCIES = (PositionProvider,)
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.edits: list[tuple[CodeRange, str]] = []
+
+    def visit_FunctionDef(self, node: cst.FunctionDef) -> None:
+        if node.type_parameters is not None:
+            self.edits.append((self.get_metadata(PositionProvider, node.type_parameters), " "))
+
+    def visit_ClassDef(self, node: cst.ClassDef) -> None:
+        if node.type_parameters is not None:
+            self.edits.append((self.get_metadata(PositionProvider, node.type_parameters), " "))
+
+    def visit_TypeAlias(self, node: cst.TypeAlias) -> None:
+        self.edits.append((self.get_metadata(PositionProvider, node), "pass"))
+
+
+def _downgrade_newer_syntax(text: str) -> str | None:
+    """Position-preserving rewrite of PEP 695 syntax, or None when LibCST rejects the text too."""
+    try:
+        module = cst.parse_module(text)
+    except (cst.ParserSyntaxError, RecursionError, ValueError):
+        return None
+    collector = _NewerSyntax()
+    MetadataWrapper(module, unsafe_skip_copy=True).visit(collector)
+    if not collector.edits:
+        return None
+    lines = text.splitlines(keepends=True)
+    # Apply from the end so earlier positions stay valid.
+    for span, filler in sorted(collector.edits, key=lambda e: (e[0].start.line, e[0].start.column),
+                               reverse=True):
+        lines = _replace_span(lines, span, filler)
+    return "".join(lines)
+
+
+def _replace_span(lines: list[str], span: CodeRange, filler: str) -> list[str]:
+    """Overwrite ``span`` with ``filler`` padded by spaces, keeping every line break."""
+    first, last = span.start.line - 1, span.end.line - 1
+    start_col, end_col = span.start.column, span.end.column
+    if first == last:
+        line = lines[first]
+        width = end_col - start_col
+        lines[first] = line[:start_col] + filler.ljust(width) + line[end_col:]
+        return lines
+    # Multi-line: join what follows the span onto the first line (a line break inside a ``def``
+    # header would end it) and keep the line count, so later lines keep their positions.
+    joined = lines[first][:start_col] + filler + lines[last][end_col:]
+    lines[first:last + 1] = [joined, *["\n"] * (last - first)]
+    return lines

@@ -1,0 +1,182 @@
+"""Finding and reading the Python files of a project, with one clear diagnostic per bad input."""
+
+from __future__ import annotations
+
+import errno
+import fnmatch
+import io
+import os
+import tokenize
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from enum import Enum
+from pathlib import Path
+
+__all__ = [
+    "DEFAULT_MAX_FILE_BYTES",
+    "Diagnostic",
+    "Severity",
+    "SourceFile",
+    "UnreadableSource",
+    "decode_source",
+    "discover",
+    "read_source",
+]
+
+#: Files above this size are skipped: they are almost always generated, and one of them
+#: would dominate the run's time and memory.
+DEFAULT_MAX_FILE_BYTES = 2 * 1024 * 1024
+
+#: Directories never entered: tool caches, virtual environments and VCS data.
+_SKIPPED_DIRS = frozenset(
+    {".git", ".hg", ".svn", "__pycache__", ".mypy_cache", ".ruff_cache", ".pytest_cache",
+     ".tox", ".nox", ".venv", "venv", ".eggs", "node_modules", ".typeseer_cache"}
+)
+
+
+class Severity(str, Enum):
+    """How much a diagnostic matters to the user."""
+
+    #: The file could not be analysed (syntax error, unreadable): reported on stderr.
+    ERROR = "error"
+    #: The file was deliberately skipped (too large, binary, symlink loop): reported on stderr.
+    SKIPPED = "skipped"
+    #: Worth knowing but normal (an empty file): only in structured output and with --verbose.
+    INFO = "info"
+
+
+@dataclass(frozen=True, slots=True)
+class Diagnostic:
+    """One line about one input: which file, and why it was not (fully) analysed."""
+
+    #: The path as the user would recognise it (relative to the root where possible).
+    file: str
+    #: Human-readable reason, one line.
+    message: str
+    severity: Severity = Severity.ERROR
+
+    def __str__(self) -> str:
+        return f"{self.file}: {self.severity.value}: {self.message}"
+
+
+@dataclass(frozen=True, slots=True)
+class SourceFile:
+    """A Python file found under a root the user named."""
+
+    #: Absolute path on disk.
+    path: Path
+    #: POSIX path relative to the root given on the command line (the site key's ``file``).
+    relpath: str
+    #: The root it was found under.
+    root: Path
+
+
+def _excluded(relpath: str, patterns: Sequence[str]) -> bool:
+    parts = relpath.split("/")
+    for pattern in patterns:
+        if fnmatch.fnmatch(relpath, pattern):
+            return True
+        # A bare pattern such as "tests" or "*_pb2.py" also matches any path component.
+        if "/" not in pattern and any(fnmatch.fnmatch(part, pattern) for part in parts):
+            return True
+    return False
+
+
+def _walk(root: Path, exclude: Sequence[str]) -> Iterator[SourceFile | Diagnostic]:
+    seen_dirs: set[str] = set()
+    stack = [root]
+    while stack:
+        directory = stack.pop()
+        real = os.path.realpath(directory)
+        rel_dir = directory.relative_to(root).as_posix()
+        if real in seen_dirs:
+            yield Diagnostic(rel_dir, "symlink loop (directory already visited), skipped",
+                             Severity.SKIPPED)
+            continue
+        seen_dirs.add(real)
+        try:
+            entries = sorted(os.scandir(directory), key=lambda e: e.name)
+        except OSError as error:
+            yield Diagnostic(rel_dir, f"cannot list directory: {error.strerror}")
+            continue
+        subdirs: list[Path] = []
+        for entry in entries:
+            path = Path(entry.path)
+            relpath = path.relative_to(root).as_posix()
+            if _excluded(relpath, exclude):
+                continue
+            try:
+                is_dir = entry.is_dir()  # follows symlinks
+            except OSError:
+                is_dir = False
+            if is_dir:
+                if entry.name not in _SKIPPED_DIRS and not entry.name.endswith(".egg-info"):
+                    subdirs.append(path)
+            elif entry.name.endswith(".py"):  # a dangling or looping link fails when read
+                yield SourceFile(path, relpath, root)
+        stack.extend(reversed(subdirs))
+
+
+def discover(
+    paths: Sequence[str | Path], exclude: Sequence[str] = ()
+) -> tuple[list[SourceFile], list[Diagnostic]]:
+    """The Python files under ``paths``, in a stable order, and diagnostics for bad paths."""
+    files: list[SourceFile] = []
+    diagnostics: list[Diagnostic] = []
+    for raw in paths:
+        path = Path(raw)
+        if not path.exists() and not path.is_symlink():
+            diagnostics.append(Diagnostic(str(raw), "no such file or directory"))
+            continue
+        if path.is_dir():
+            found = 0
+            for item in _walk(path, exclude):
+                if isinstance(item, Diagnostic):
+                    diagnostics.append(item)
+                else:
+                    files.append(item)
+                    found += 1
+            if found == 0:
+                diagnostics.append(
+                    Diagnostic(str(raw), "no Python files found under this directory",
+                               Severity.SKIPPED)
+                )
+        else:
+            files.append(SourceFile(path.absolute(), path.name, path.absolute().parent))
+    return files, diagnostics
+
+
+class UnreadableSource(Exception):
+    """The file cannot be turned into text; the message says why, in one line."""
+
+
+def decode_source(data: bytes) -> str:
+    """Decode Python source as the interpreter would (BOM, encoding cookie, UTF-8 default)."""
+    if b"\0" in data:
+        raise UnreadableSource("binary file (contains null bytes), skipped")
+    try:
+        encoding, _ = tokenize.detect_encoding(io.BytesIO(data).readline)
+    except SyntaxError as error:
+        raise UnreadableSource(f"bad encoding declaration: {error}") from None
+    try:
+        return data.decode(encoding)
+    except (UnicodeDecodeError, LookupError) as error:
+        raise UnreadableSource(f"not valid {encoding} text ({error.__class__.__name__}), skipped") \
+            from None
+
+
+def read_source(source: SourceFile, max_bytes: int = DEFAULT_MAX_FILE_BYTES) -> str:
+    """The text of ``source``; raises UnreadableSource with a one-line reason."""
+    try:
+        size = source.path.stat().st_size
+        if size > max_bytes:
+            raise UnreadableSource(
+                f"file is {size / 1e6:.1f} MB, above the {max_bytes / 1e6:.1f} MB limit "
+                "(likely generated; raise --max-file-size to analyse it), skipped"
+            )
+        data = source.path.read_bytes()
+    except OSError as error:
+        if error.errno == errno.ELOOP:
+            raise UnreadableSource("symlink loop, skipped") from None
+        raise UnreadableSource(f"cannot read: {error.strerror or error}") from None
+    return decode_source(data)
