@@ -114,6 +114,8 @@ class Scope:
     #: Class scopes: ``self.NAME`` bindings and uses gathered from all methods.
     attr_bindings: dict[str, list[Binding]] = field(default_factory=dict)
     attr_uses: dict[str, list[tuple[int, int]]] = field(default_factory=dict)
+    #: Class scopes: the method each ``self.NAME`` binding is in, by the binding's position.
+    attr_scopes: dict[tuple[int, int], Scope] = field(default_factory=dict)
 
     @property
     def function(self) -> FunctionNode:
@@ -241,6 +243,7 @@ class _ScopeBuilder:
         if (cls is not None and isinstance(target.value, ast.Name)
                 and target.value.id == scope.self_name):
             cls.attr_bindings.setdefault(target.attr, []).append(binding)
+            cls.attr_scopes[(binding.line, binding.col)] = scope
 
     # -- traversal --------------------------------------------------------------------------
     def build(self, tree: ast.Module) -> Scope:
