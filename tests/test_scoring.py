@@ -22,6 +22,7 @@ from typeseer.scoring import (
     module_name_of,
     render_table,
     report_to_dict,
+    resolve_aliases,
     score,
 )
 from typeseer.sites import SiteKey, extract_sites
@@ -76,6 +77,33 @@ def test_ground_truth_of_module() -> None:
     with_declarations = GroundTruth()
     ground_truth_of_module(module, with_declarations, include_declarations=True)
     assert len(with_declarations.sites) == 10
+
+
+def test_typing_module_aliases_are_spelled_out() -> None:
+    source = textwrap.dedent("""
+        import typing as t
+        import collections.abc as cabc
+        from typing import Optional as Opt
+
+        def f(a: t.Optional[t.List[int]], b: t.Literal[1, -1], c: Opt["cabc.Sequence[str]"],
+              d: cabc.Callable[[int], t.Any]) -> t.Any:
+            def g(e: t.Dict[str, t.Union[int, None]]) -> None: ...
+    """)
+    module = extract_sites("m.py", source, ast.parse(source), "m")
+    truth = GroundTruth()
+    ground_truth_of_module(module, truth)
+    assert {s.key.name: str(s.type) for s in truth.sites} == {
+        "a": "list[int] | None", "b": "Literal[-1, 1]", "c": "Sequence[str] | None",
+        "d": "Callable[[int], Any]", "e": "dict[str, int | None]", "": "None"}
+    assert truth.any == 1
+
+
+def test_resolve_aliases() -> None:
+    assert resolve_aliases("t.List[int]", {"t": "typing"}) == "typing.List[int]"
+    assert resolve_aliases("List[int]", {"t": "typing"}) == "List[int]"
+    assert resolve_aliases("Opt[x.t]", {"Opt": "typing.Optional", "t": "typing"}) == \
+        "typing.Optional[x.t]"
+    assert resolve_aliases("not (valid", {"t": "typing"}) == "not (valid"
 
 
 def test_collect_ground_truth(tmp_path: Path) -> None:

@@ -31,7 +31,15 @@ from pathlib import Path
 from typing import Any
 
 from typeseer.parsing import ParseFailure, parse_source
-from typeseer.sites import BindingKind, ModuleSites, Site, SiteKey, SiteKind, extract_sites
+from typeseer.sites import (
+    BindingKind,
+    ModuleSites,
+    Scope,
+    Site,
+    SiteKey,
+    SiteKind,
+    extract_sites,
+)
 from typeseer.sources import UnreadableSource, discover, read_source
 from typeseer.typeexpr import (
     ANY,
@@ -63,6 +71,7 @@ __all__ = [
     "prediction_from_dict",
     "render_table",
     "report_to_dict",
+    "resolve_aliases",
     "score",
 ]
 
@@ -125,6 +134,51 @@ def _declared_only(site: Site) -> bool:
     return bool(bindings) and all(b.kind is BindingKind.DECLARATION for b in bindings)
 
 
+#: Modules whose names the normalisation drops; an alias of one (``import typing as t``) is
+#: spelled out before parsing, so that ``t.Optional[t.List[int]]`` reads as ``list[int] | None``.
+_NORMALISED_MODULES = frozenset({"typing", "typing_extensions", "builtins", "collections.abc"})
+
+
+def _aliases(scope: Scope | None) -> dict[str, str]:
+    """Names that, in ``scope`` and the scopes around it, stand for (a member of) a module that
+    the normalisation knows: ``{"t": "typing", "Opt": "typing.Optional"}``."""
+    found: dict[str, str] = {}
+    while scope is not None:
+        for name, ref in scope.imports.items():
+            if name in found or ref.module not in _NORMALISED_MODULES:
+                continue
+            if ref.attr == name or (ref.attr is None and ref.module == name):
+                continue  # ``from typing import List``, ``import typing``: nothing to spell out
+            found[name] = ref.module if ref.attr is None else f"{ref.module}.{ref.attr}"
+        scope = scope.parent
+    return found
+
+
+class _SpellOut(ast.NodeTransformer):
+    def __init__(self, aliases: Mapping[str, str]) -> None:
+        self.aliases = aliases
+
+    def visit_Name(self, node: ast.Name) -> ast.expr:
+        full = self.aliases.get(node.id)
+        if full is None:
+            return node
+        return ast.parse(full, mode="eval").body
+
+
+def resolve_aliases(annotation: str, aliases: Mapping[str, str]) -> str:
+    """``annotation`` with module aliases spelled out: ``t.List[int]`` -> ``typing.List[int]``
+    given ``{"t": "typing"}``. Text that does not parse is returned as it is."""
+    if not aliases:
+        return annotation
+    try:
+        tree = ast.parse(annotation.strip(), mode="eval")
+    except (SyntaxError, ValueError):
+        return annotation
+    if not any(isinstance(n, ast.Name) and n.id in aliases for n in ast.walk(tree)):
+        return annotation
+    return ast.unparse(_SpellOut(aliases).visit(tree))
+
+
 def ground_truth_of_module(module: ModuleSites, truth: GroundTruth,
                            include_declarations: bool = False) -> None:
     """Add the scored sites and class names of one module to ``truth``."""
@@ -139,8 +193,8 @@ def ground_truth_of_module(module: ModuleSites, truth: GroundTruth,
             truth.declarations += 1
             continue
         try:
-            parsed = parse_type(site.annotation)
-        except TypeParseError:
+            parsed = parse_type(resolve_aliases(site.annotation, _aliases(site.owner)))
+        except (TypeParseError, RecursionError):
             truth.unparsable += 1
             continue
         if parsed == ANY:
