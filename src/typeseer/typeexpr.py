@@ -1,4 +1,4 @@
-"""Type expressions: parse, normalise, compare and print them (the DESIGN.md normalisation contract).
+"""Type expressions: parse, normalise, compare and print them (DESIGN.md normalisation contract).
 
 Every other module goes through this one, so that output, application, evaluation and training
 labels all agree on what a type looks like. Normal form:
@@ -14,7 +14,7 @@ labels all agree on what a type looks like. Normal form:
 from __future__ import annotations
 
 import ast
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from functools import lru_cache
 
@@ -144,23 +144,46 @@ def _subscript_args(node: ast.expr) -> list[ast.expr]:
     return list(node.elts) if isinstance(node, ast.Tuple) and node.elts else [node]
 
 
-def _literal_value(node: ast.expr) -> TypeExpr:
+def _literal_values(node: ast.expr) -> Iterator[TypeExpr]:
     if isinstance(node, ast.Constant) and isinstance(node.value, (str, bytes, int, bool)):
-        return TypeExpr(repr(node.value))
+        yield TypeExpr(repr(node.value))
+        return
     if isinstance(node, ast.Constant) and node.value is None:
-        return NONE
+        yield NONE
+        return
     if isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.USub):
         operand = node.operand
         if isinstance(operand, ast.Constant) and isinstance(operand.value, int):
-            return TypeExpr(repr(-operand.value))
+            yield TypeExpr(repr(-operand.value))
+            return
+    if isinstance(node, ast.Subscript):  # PEP 586: Literal[Literal[1, 2], 3] is Literal[1, 2, 3]
+        base = _dotted(node.value)
+        if base is not None and _split_name(base) in (("", "Literal"), ("typing", "Literal")):
+            for arg in _subscript_args(node.slice):
+                yield from _literal_values(arg)
+            return
     dotted = _dotted(node)
     if dotted is not None:  # an enum member: Literal[Color.RED]
-        return TypeExpr(dotted)
+        yield TypeExpr(dotted)
+        return
     raise TypeParseError(f"not a Literal value: {ast.unparse(node)}")
+
+
+#: Forms that are only valid as type arguments (``Callable[[A], R]``, ``tuple[int, ...]``,
+#: ``tuple[()]``), never as a type on their own.
+_ARGUMENT_ONLY = frozenset({PARAM_LIST, ELLIPSIS, EMPTY_TUPLE})
 
 
 def from_ast(node: ast.expr) -> TypeExpr:
     """Normalise an annotation expression. Raises TypeParseError on non-type expressions."""
+    result = _from_ast(node)
+    if result.name in _ARGUMENT_ONLY:
+        raise TypeParseError(f"not a type on its own: {ast.unparse(node)}")
+    return result
+
+
+def _from_ast(node: ast.expr) -> TypeExpr:
+    """Like from_ast, but also accepts the forms that only stand as type arguments."""
     if isinstance(node, ast.Constant):
         if node.value is None:
             return NONE
@@ -194,16 +217,15 @@ def _from_subscript(node: ast.Subscript) -> TypeExpr:
     if name == "Annotated" and special:
         return from_ast(raw_args[0])
     if name == "Literal" and special:
-        values = {_literal_value(a) for a in raw_args}
+        values = {value for a in raw_args for value in _literal_values(a)}
         return TypeExpr("Literal", tuple(sorted(values, key=_union_key)))
-    args = tuple(from_ast(a) for a in raw_args)
     if name == "Optional" and special:
-        if len(args) != 1:
+        if len(raw_args) != 1:
             raise TypeParseError("Optional takes exactly one argument")
-        return make_union((args[0], NONE))
+        return make_union((from_ast(raw_args[0]), NONE))
     if name == "Union" and special:
-        return make_union(args)
-    return TypeExpr(name, args, module)
+        return make_union(from_ast(a) for a in raw_args)
+    return TypeExpr(name, tuple(_from_ast(a) for a in raw_args), module)
 
 
 @lru_cache(maxsize=65536)
@@ -213,6 +235,8 @@ def parse_type(text: str) -> TypeExpr:
         tree = ast.parse(text.strip(), mode="eval")
     except (SyntaxError, ValueError) as error:  # ValueError: null bytes
         raise TypeParseError(f"cannot parse type {text!r}: {error}") from None
+    except (RecursionError, MemoryError):  # the parser's own limits on nesting
+        raise TypeParseError("type expression nested too deeply") from None
     try:
         return from_ast(tree.body)
     except RecursionError:
