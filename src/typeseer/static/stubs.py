@@ -97,6 +97,11 @@ class Stubs:
                 source = ".".join(target.module_name)
                 result = (self.lookup(f"{source}.{target.name}") if target.name is not None
                           else ("<module>", source))
+            elif isinstance(target, ast.Assign) and isinstance(target.value, ast.Name):
+                # ``path = _path`` re-binds another name (os.path is bound this way).
+                rebound = self.resolve_local(module, target.value.id)
+                result = (("<module>", rebound) if self.module_names(rebound) is not None
+                          else self.lookup(rebound))
             else:
                 result = (module, info)
         elif module and self.module_names(qualname) is not None:
@@ -146,6 +151,9 @@ class Stubs:
                 else f"{t.module}.{t.name}"
         else:
             qual = self.resolve_local(module, t.name)
+        found = self.lookup(qual)
+        if found is not None and found[0] != "<module>":
+            qual = f"{found[0]}.{qual.rpartition('.')[2]}"  # the defining module
         owner, _, short = qual.rpartition(".")
         if owner in ("typing", "typing_extensions"):
             short = {"List": "list", "Dict": "dict", "Set": "set", "FrozenSet": "frozenset",

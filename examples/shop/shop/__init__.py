@@ -1,0 +1,1 @@
+"""A small, untyped shop application: the example project typeseer annotates."""

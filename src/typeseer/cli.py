@@ -1,0 +1,204 @@
+"""The command line: a thin layer over the API. ``main(argv, stdout, stderr) -> exit code``."""
+
+from __future__ import annotations
+
+import argparse
+import io
+import os
+import sys
+import tempfile
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TextIO
+
+from . import __version__
+from .api import infer
+from .config import ConfigError, coerce, load_config
+from .report import Format, render
+from .sources import Severity
+from .static.rules import RULES
+
+__all__ = ["main", "main_entry"]
+
+EXIT_OK = 0
+EXIT_USAGE = 2
+
+
+class _UsageError(Exception):
+    pass
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse that raises instead of exiting, so main() stays a pure function."""
+
+    def error(self, message: str) -> None:  # type: ignore[override]
+        raise _UsageError(f"{self.prog}: error: {message}")
+
+    def exit(self, status: int = 0, message: str | None = None) -> None:  # type: ignore[override]
+        if message:
+            raise _UsageError(message.rstrip())
+        raise _ExitRequest(status)
+
+
+class _ExitRequest(Exception):
+    def __init__(self, status: int) -> None:
+        super().__init__(status)
+        self.status = status
+
+
+def _build_parser(stdout: TextIO) -> _Parser:
+    parser = _Parser(prog="typeseer", description="Infer Python type annotations.")
+    parser.add_argument("--version", action="version", version=f"typeseer {__version__}")
+    commands = parser.add_subparsers(dest="command", parser_class=_Parser)
+
+    infer_cmd = commands.add_parser("infer", help="infer the type of every site under PATHs")
+    infer_cmd.add_argument("paths", nargs="+", metavar="PATH")
+    infer_cmd.add_argument("--format", "-f", choices=[f.value for f in Format],
+                           help="output format (default: table on a terminal, jsonl otherwise)")
+    infer_cmd.add_argument("--output", "-o", metavar="FILE",
+                           help="write to FILE (atomically) instead of standard output")
+    infer_cmd.add_argument("--min-confidence", type=float, metavar="X",
+                           help="report a type only when its confidence is at least X")
+    infer_cmd.add_argument("--all", action="store_true", dest="report_all",
+                           help="report the top-1 type of every site whatever its confidence")
+    infer_cmd.add_argument("--kinds", metavar="K,K",
+                           help="site kinds to report: param,return,variable,attribute")
+    infer_cmd.add_argument("--exclude", action="append", default=None, metavar="GLOB",
+                           help="skip paths matching GLOB (repeatable)")
+    infer_cmd.add_argument("--jobs", "-j", type=int, metavar="N",
+                           help="worker processes (default: one per CPU)")
+    infer_cmd.add_argument("--max-file-size", type=int, metavar="BYTES", dest="max_file_bytes",
+                           help="skip files larger than this (default 2 MB)")
+    infer_cmd.add_argument("--disable-rule", action="append", default=None, metavar="RULE",
+                           dest="disabled_rules", help="switch off a static rule (repeatable)")
+    infer_cmd.add_argument("--no-existing", action="store_false", dest="include_existing",
+                           default=None, help="leave out sites that are already annotated")
+    verbosity = infer_cmd.add_mutually_exclusive_group()
+    verbosity.add_argument("--quiet", "-q", action="store_true",
+                           help="no progress bar and no diagnostics on stderr")
+    verbosity.add_argument("--verbose", "-v", action="store_true",
+                           help="also print informational diagnostics (empty files)")
+
+    commands.add_parser("rules", help="list the static inference rules")
+    return parser
+
+
+def _overrides(args: argparse.Namespace) -> dict[str, object]:
+    values: dict[str, object] = {}
+    for key in ("min_confidence", "kinds", "exclude", "jobs", "max_file_bytes",
+                "disabled_rules"):
+        raw = getattr(args, key)
+        if raw is not None:
+            values[key] = coerce(key, raw)
+    if args.report_all:
+        values["report_all"] = True
+    if args.include_existing is not None:
+        values["include_existing"] = args.include_existing
+    return values
+
+
+class _Progress:
+    """A one-line progress bar on a terminal's stderr, shown only for runs longer than 1 s."""
+
+    def __init__(self, stream: TextIO) -> None:
+        self.stream = stream
+        self.started = time.monotonic()
+        self.shown = False
+
+    def __call__(self, done: int, total: int) -> None:
+        if time.monotonic() - self.started < 1.0 and not self.shown:
+            return
+        self.shown = True
+        width = 30
+        filled = width * done // max(total, 1)
+        self.stream.write(f"\r[{'#' * filled}{'.' * (width - filled)}] {done}/{total} files")
+        self.stream.flush()
+
+    def close(self) -> None:
+        if self.shown:
+            self.stream.write("\r" + " " * 60 + "\r")
+            self.stream.flush()
+
+
+def _write_atomic(path: Path, text: str) -> None:
+    """Write via a temporary file in the same directory, then rename over the target."""
+    directory = path.parent if str(path.parent) else Path(".")
+    fd, temp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=directory)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8", newline="") as handle:
+            handle.write(text)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(temp, path)
+    except BaseException:
+        Path(temp).unlink(missing_ok=True)
+        raise
+
+
+def _run_infer(args: argparse.Namespace, stdout: TextIO, stderr: TextIO) -> int:
+    config = load_config(Path(args.paths[0]), _overrides(args))
+    interactive = stderr.isatty() and not args.quiet
+    progress = _Progress(stderr) if interactive else None
+    try:
+        result = infer(args.paths, config, progress)
+    finally:
+        if progress is not None:
+            progress.close()
+    fmt = Format(args.format) if args.format else (
+        Format.TABLE if stdout.isatty() and args.output is None else Format.JSONL)
+    if args.output:
+        buffer = io.StringIO()
+        render(result, fmt, buffer)
+        _write_atomic(Path(args.output), buffer.getvalue())
+    else:
+        render(result, fmt, stdout)
+    missing = False
+    for diagnostic in result.diagnostics:
+        if diagnostic.message == "no such file or directory":
+            missing = True
+        if args.quiet or (diagnostic.severity is Severity.INFO and not args.verbose):
+            continue
+        stderr.write(f"typeseer: {diagnostic}\n")
+    return EXIT_USAGE if missing else EXIT_OK
+
+
+def _run_rules(stdout: TextIO) -> int:
+    width = max(len(name) for name in RULES)
+    for rule in RULES.values():
+        stdout.write(f"{rule.name.ljust(width)}  {rule.confidence:.2f}  {rule.description}\n")
+    return EXIT_OK
+
+
+def main(argv: Sequence[str] | None = None, stdout: TextIO | None = None,
+         stderr: TextIO | None = None) -> int:
+    """Run the command line; returns the exit code."""
+    stdout = stdout or sys.stdout
+    stderr = stderr or sys.stderr
+    parser = _build_parser(stdout)
+    try:
+        args = parser.parse_args(list(sys.argv[1:] if argv is None else argv))
+        if args.command == "infer":
+            return _run_infer(args, stdout, stderr)
+        if args.command == "rules":
+            return _run_rules(stdout)
+        parser.print_help(stdout)
+        return EXIT_USAGE
+    except _UsageError as error:
+        stderr.write(f"{error}\n")
+        return EXIT_USAGE
+    except _ExitRequest as request:
+        return request.status
+    except ConfigError as error:
+        stderr.write(f"typeseer: configuration error: {error}\n")
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        stderr.write("typeseer: interrupted\n")
+        return 130
+    except BrokenPipeError:
+        return EXIT_OK
+
+
+def main_entry() -> None:
+    """Console-script entry point."""
+    raise SystemExit(main())

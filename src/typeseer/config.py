@@ -1,0 +1,148 @@
+"""One frozen configuration object: defaults, then ``[tool.typeseer]`` in pyproject.toml, then
+command-line flags."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Mapping
+from dataclasses import dataclass, fields, replace
+from pathlib import Path
+from typing import Any
+
+from .sites import SiteKind
+from .sources import DEFAULT_MAX_FILE_BYTES
+from .static.rules import RuleSet
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover - Python 3.10
+    import tomli as tomllib
+
+__all__ = ["DEFAULT_MIN_CONFIDENCE", "Config", "ConfigError", "load_config"]
+
+#: Default threshold: static facts below it are reported without a type. Chosen so that the
+#: types typeseer gives are exactly right at least 95% of the time (docs/benchmarks.md).
+DEFAULT_MIN_CONFIDENCE = 0.9
+
+
+class ConfigError(ValueError):
+    """A configuration value is invalid; the message names the key."""
+
+
+@dataclass(frozen=True, slots=True)
+class Config:
+    """Options shared by every command."""
+
+    #: Predictions below this confidence are reported with ``type: null``.
+    min_confidence: float = DEFAULT_MIN_CONFIDENCE
+    #: Report the top-1 type of every site whatever its confidence (forced top-1 evaluation).
+    report_all: bool = False
+    #: Site kinds to report.
+    kinds: frozenset[SiteKind] = frozenset(SiteKind)
+    #: Glob patterns of paths to skip (matched against POSIX paths relative to each root).
+    exclude: tuple[str, ...] = ()
+    #: Worker processes; 0 means one per CPU.
+    jobs: int = 0
+    #: Files larger than this are skipped with a diagnostic.
+    max_file_bytes: int = DEFAULT_MAX_FILE_BYTES
+    #: Static rules switched off.
+    disabled_rules: frozenset[str] = frozenset()
+    #: Also report sites that are already annotated (``source: existing``).
+    include_existing: bool = True
+
+    @property
+    def rules(self) -> RuleSet:
+        return RuleSet.without(self.disabled_rules)
+
+
+_KEYS = {
+    "min-confidence": "min_confidence",
+    "kinds": "kinds",
+    "exclude": "exclude",
+    "jobs": "jobs",
+    "max-file-size": "max_file_bytes",
+    "disable-rules": "disabled_rules",
+    "include-existing": "include_existing",
+}
+
+
+def parse_kinds(values: str | list[str]) -> frozenset[SiteKind]:
+    items = values.split(",") if isinstance(values, str) else values
+    try:
+        return frozenset(SiteKind(v.strip()) for v in items if v.strip())
+    except ValueError:
+        known = ", ".join(k.value for k in SiteKind)
+        raise ConfigError(f"unknown site kind in {values!r}; known: {known}") from None
+
+
+def coerce(key: str, value: Any) -> Any:
+    """Check and convert one configuration value (from TOML or a flag)."""
+    try:
+        if key == "min_confidence":
+            number = float(value)
+            if not 0.0 <= number <= 1.0:
+                raise ConfigError("min-confidence must be between 0 and 1")
+            return number
+        if key == "kinds":
+            return parse_kinds(value)
+        if key == "exclude":
+            return tuple(str(v) for v in ([value] if isinstance(value, str) else value))
+        if key in ("jobs", "max_file_bytes"):
+            number = int(value)
+            if number < 0:
+                raise ConfigError(f"{key} must not be negative")
+            return number
+        if key == "disabled_rules":
+            names = [value] if isinstance(value, str) else list(value)
+            RuleSet.without(names)  # validates the names
+            return frozenset(names)
+        if key == "include_existing":
+            if not isinstance(value, bool):
+                raise ConfigError("include-existing must be true or false")
+            return value
+    except (TypeError, ValueError) as error:
+        raise ConfigError(f"invalid value for {key}: {error}") from None
+    raise ConfigError(f"unknown option {key}")
+
+
+def find_pyproject(start: Path) -> Path | None:
+    """The nearest pyproject.toml at or above ``start``."""
+    current = start.resolve()
+    if current.is_file():
+        current = current.parent
+    for directory in (current, *current.parents):
+        candidate = directory / "pyproject.toml"
+        if candidate.is_file():
+            return candidate
+    return None
+
+
+def load_config(start: Path, overrides: Mapping[str, Any] | None = None) -> Config:
+    """Defaults, then ``[tool.typeseer]`` of the nearest pyproject.toml, then ``overrides``.
+
+    The file is only read as data: no value in it is ever executed.
+    """
+    config = Config()
+    pyproject = find_pyproject(start)
+    if pyproject is not None:
+        try:
+            data = tomllib.loads(pyproject.read_text(encoding="utf-8"))
+        except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as error:
+            raise ConfigError(f"{pyproject}: cannot read configuration: {error}") from None
+        section = data.get("tool", {}).get("typeseer", {})
+        if not isinstance(section, dict):
+            raise ConfigError(f"{pyproject}: [tool.typeseer] must be a table")
+        values = {}
+        for key, value in section.items():
+            if key not in _KEYS:
+                raise ConfigError(f"{pyproject}: unknown key {key!r} in [tool.typeseer]; "
+                                  f"known: {', '.join(sorted(_KEYS))}")
+            try:
+                values[_KEYS[key]] = coerce(_KEYS[key], value)
+            except ConfigError as error:
+                raise ConfigError(f"{pyproject}: {error}") from None
+        config = replace(config, **values)
+    if overrides:
+        known = {f.name for f in fields(Config)}
+        config = replace(config, **{k: v for k, v in overrides.items() if k in known})
+    return config
