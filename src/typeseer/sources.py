@@ -82,7 +82,16 @@ def _excluded(relpath: str, patterns: Sequence[str]) -> bool:
     return False
 
 
+def _contains(outer: str, inner: str) -> bool:
+    """Whether the real path ``inner`` is ``outer`` or below it."""
+    try:
+        return os.path.commonpath([outer, inner]) == outer
+    except ValueError:  # different drives (Windows)
+        return False
+
+
 def _walk(root: Path, exclude: Sequence[str]) -> Iterator[SourceFile | Diagnostic]:
+    root_real = os.path.realpath(root)
     seen_dirs: set[str] = set()
     stack = [root]
     while stack:
@@ -110,8 +119,22 @@ def _walk(root: Path, exclude: Sequence[str]) -> Iterator[SourceFile | Diagnosti
             except OSError:
                 is_dir = False
             if is_dir:
-                if entry.name not in _SKIPPED_DIRS and not entry.name.endswith(".egg-info"):
-                    subdirs.append(path)
+                if entry.name in _SKIPPED_DIRS or entry.name.endswith(".egg-info"):
+                    continue
+                if entry.is_symlink():
+                    # A link into the tree would list files under a second name (which one
+                    # depends on the walk order); a link to an enclosing directory is a loop.
+                    target = os.path.realpath(path)
+                    if _contains(target, os.path.realpath(directory)) or _contains(target,
+                                                                                   root_real):
+                        yield Diagnostic(relpath, "symlink loop (link to an enclosing "
+                                         "directory), skipped", Severity.SKIPPED)
+                        continue
+                    if _contains(root_real, target):
+                        yield Diagnostic(relpath, "symlink to a directory inside the tree "
+                                         "(analysed under its own name), skipped", Severity.INFO)
+                        continue
+                subdirs.append(path)
             elif entry.name.endswith(".py"):  # a dangling or looping link fails when read
                 yield SourceFile(path, relpath, root)
         stack.extend(reversed(subdirs))
@@ -130,7 +153,8 @@ def discover(
             continue
         if path.is_dir():
             found = 0
-            for item in _walk(path, exclude):
+            # Absolute (symlinks kept), so that SourceFile.path is absolute as documented.
+            for item in _walk(Path(os.path.abspath(path)), exclude):
                 if isinstance(item, Diagnostic):
                     diagnostics.append(item)
                 else:
