@@ -24,6 +24,7 @@ from typeseer.scoring import (
     report_to_dict,
     resolve_aliases,
     score,
+    unqualified,
 )
 from typeseer.sites import SiteKey, extract_sites
 from typeseer.typeexpr import parse_type
@@ -96,6 +97,29 @@ def test_typing_module_aliases_are_spelled_out() -> None:
         "a": "list[int] | None", "b": "Literal[-1, 1]", "c": "Sequence[str] | None",
         "d": "Callable[[int], Any]", "e": "dict[str, int | None]", "": "None"}
     assert truth.any == 1
+
+
+def test_qualifiers_are_unwrapped() -> None:
+    source = textwrap.dedent("""
+        from typing import ClassVar, Final, TypeAlias
+
+        class C:
+            limit: ClassVar[int] = 3
+            name: Final = "c"
+            both: ClassVar[Final[str]] = "x"
+            Alias: TypeAlias = "list[int]"
+
+            def __init__(self) -> None:
+                self.size: Final[int] = 1
+    """)
+    module = extract_sites("m.py", source, ast.parse(source), "m")
+    truth = GroundTruth()
+    ground_truth_of_module(module, truth)
+    assert {(s.key.kind, s.key.name): str(s.type) for s in truth.sites} == {
+        ("variable", "limit"): "int", ("variable", "both"): "str",
+        ("attribute", "size"): "int", ("return", ""): "None"}
+    assert truth.qualifier_only == 2
+    assert unqualified(parse_type("list[Final[int]]")) == parse_type("list[Final[int]]")
 
 
 def test_resolve_aliases() -> None:

@@ -73,6 +73,7 @@ __all__ = [
     "report_to_dict",
     "resolve_aliases",
     "score",
+    "unqualified",
 ]
 
 #: The 11 basic types of the protocol (outer constructor).
@@ -114,6 +115,9 @@ class GroundTruth:
     unparsable: int = 0
     #: Annotations that are ``Any`` (not scored).
     any: int = 0
+    #: Annotations that are a bare qualifier with no type: ``Final``, ``ClassVar``,
+    #: ``TypeAlias`` (not scored; ``Final[int]`` is scored as ``int``).
+    qualifier_only: int = 0
     #: Sites bound only by bare declarations (``x: int``), which stripping removes: they do not
     #: exist in the stripped code (not scored unless asked).
     declarations: int = 0
@@ -179,6 +183,20 @@ def resolve_aliases(annotation: str, aliases: Mapping[str, str]) -> str:
     return ast.unparse(_SpellOut(aliases).visit(tree))
 
 
+#: Type qualifiers: they say how a name may be used, not what type it has.
+_QUALIFIERS = frozenset({"Final", "ClassVar", "InitVar", "Required", "NotRequired", "ReadOnly"})
+
+
+def unqualified(t: TypeExpr) -> TypeExpr | None:
+    """The type inside qualifiers (``Final[int]`` -> ``int``, ``ClassVar[Final[str]]`` ->
+    ``str``); None for a qualifier without a type (``Final``, ``ClassVar``, ``TypeAlias``)."""
+    while t.name in _QUALIFIERS and len(t.args) == 1:
+        t = t.args[0]
+    if t.name in _QUALIFIERS or (t.name == "TypeAlias" and not t.args):
+        return None
+    return t
+
+
 def ground_truth_of_module(module: ModuleSites, truth: GroundTruth,
                            include_declarations: bool = False) -> None:
     """Add the scored sites and class names of one module to ``truth``."""
@@ -193,9 +211,13 @@ def ground_truth_of_module(module: ModuleSites, truth: GroundTruth,
             truth.declarations += 1
             continue
         try:
-            parsed = parse_type(resolve_aliases(site.annotation, _aliases(site.owner)))
+            parsed = unqualified(parse_type(resolve_aliases(site.annotation,
+                                                            _aliases(site.owner))))
         except (TypeParseError, RecursionError):
             truth.unparsable += 1
+            continue
+        if parsed is None:
+            truth.qualifier_only += 1
             continue
         if parsed == ANY:
             truth.any += 1
@@ -429,7 +451,7 @@ class Report:
     unmatched_predictions: int = 0
     #: Records whose key was already seen (the first one counts).
     duplicate_predictions: int = 0
-    #: Predicted types that ``parse_type`` rejects (they count as wrong).
+    #: Predicted types that ``parse_type`` rejects, or bare qualifiers (they count as wrong).
     unparsable_predictions: int = 0
 
 
@@ -437,10 +459,12 @@ def _parse_prediction(text: str | None, bad: list[int]) -> TypeExpr | None:
     if text is None:
         return None
     try:
-        return parse_type(text)
+        parsed = unqualified(parse_type(text))
     except TypeParseError:
+        parsed = None
+    if parsed is None:
         bad[0] += 1
-        return None
+    return parsed
 
 
 def _outcome(truth: TypeExpr, prediction: PredictionRecord | None, threshold: float,
