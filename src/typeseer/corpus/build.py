@@ -102,6 +102,8 @@ class CorpusSummary:
     packages_kept: int = 0
     files_seen: int = 0
     files_kept: int = 0
+    #: Kept files left unread because their package reached its site cap.
+    files_unread: int = 0
     files_dropped: dict[str, int] = field(default_factory=dict)
     duplicates: dict[str, int] = field(default_factory=dict)
     files_generated: int = 0
@@ -137,7 +139,8 @@ class CorpusSummary:
             f"{len(self.download_failures)} failed, {self.packages_typed} typed, "
             f"{self.packages_kept} kept",
             f"files: {self.files_seen} seen, {self.files_kept} kept, duplicates {self.duplicates}, "
-            f"{self.files_generated} generated, {self.parse_failures} unparsable",
+            f"{self.files_generated} generated, {self.files_unread} unread (caps), "
+            f"{self.parse_failures} unparsable",
             f"sites: {self.sites_total} total, {self.sites_labelled} labelled, "
             f"{self.sites_kept} kept ({self.sites_capped} over caps); {kinds}",
             f"splits: {splits}",
@@ -451,7 +454,7 @@ def build_corpus(out_dir: Path, packages_file: Path = DEFAULT_PACKAGES_FILE, job
             continue
         records[name]["stats"] = value
         write_json(out_dir / "packages" / f"{name}.json", records[name])
-        log(f"extract [{done}/{len(tasks)}] {name}: {value['files']} files, "
+        log(f"extract [{done}/{len(tasks)}] {name}: {value['files']} files read, "
             f"{value['sites_kept']} sites kept of {value['sites_labelled']} labelled")
 
     kept: list[str] = []
@@ -460,7 +463,8 @@ def build_corpus(out_dir: Path, packages_file: Path = DEFAULT_PACKAGES_FILE, job
         if record is None or "stats" not in record:
             continue
         stats = ExtractStats(**record["stats"])
-        summary.files_kept += stats.files
+        summary.files_kept += len(record["files"])
+        summary.files_unread += stats.files_skipped
         summary.files_generated += sum(1 for f in record["files"] if f["generated"])
         summary.parse_failures += stats.parse_failures
         summary.sites_total += stats.sites_total

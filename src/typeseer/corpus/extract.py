@@ -18,7 +18,7 @@ import ast
 import hashlib
 import re
 import zipfile
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -58,7 +58,9 @@ COLUMNS: dict[str, str] = {
 class ExtractStats:
     """Counts of one package's extraction."""
 
+    #: Files read, and files left unread because the package's caps were reached.
     files: int = 0
+    files_skipped: int = 0
     parse_failures: int = 0
     unreadable: int = 0
     sites_total: int = 0
@@ -197,37 +199,27 @@ def _order_key(package: str, entry: FileEntry) -> tuple[bool, str]:
     return entry.generated, digest
 
 
-def _apply_caps(package: str, per_file: Sequence[tuple[FileEntry, list[dict[str, Any]]]],
-                max_sites: int, max_generated_sites: int) -> list[dict[str, Any]]:
-    total = sum(len(rows) for _, rows in per_file)
-    generated_total = sum(len(rows) for entry, rows in per_file if entry.generated)
-    if total <= max_sites and generated_total <= max_generated_sites:
-        return [row for _, rows in per_file for row in rows]
-    taken: list[dict[str, Any]] = []
-    generated_taken = 0
-    for entry, rows in sorted(per_file, key=lambda item: _order_key(package, item[0])):
-        room = max_sites - len(taken)
-        if entry.generated:
-            room = min(room, max_generated_sites - generated_taken)
-        if room <= 0:
-            continue
-        chunk = rows[:room]
-        taken.extend(chunk)
-        if entry.generated:
-            generated_taken += len(chunk)
-    order = {entry.path: index for index, (entry, _) in enumerate(per_file)}
-    taken.sort(key=lambda row: (order[row["file"]], row["line"], row["col"]))
-    return taken
-
-
 def extract_package(package: str, version: str, split: str, wheel_path: Path,
                     files: Iterable[FileEntry], *, max_sites: int, max_generated_sites: int,
                     max_sites_per_file: int) -> tuple[list[dict[str, Any]], ExtractStats]:
-    """All stored rows of one package, and its counts."""
+    """All stored rows of one package (in file and source order), and its counts.
+
+    Files are read in the cap order (see the module docstring) and reading stops once the
+    package's cap is reached, so a huge package costs no more than a capped one; its
+    ``sites_total`` and ``sites_labelled`` then count the files read."""
     stats = ExtractStats()
-    per_file: list[tuple[FileEntry, list[dict[str, Any]]]] = []
+    entries = list(files)
+    order = {entry.path: index for index, entry in enumerate(entries)}
+    taken: list[dict[str, Any]] = []
+    generated_taken = 0
     with zipfile.ZipFile(wheel_path) as archive:
-        for entry in files:
+        for entry in sorted(entries, key=lambda e: _order_key(package, e)):
+            room = max_sites - len(taken)
+            if entry.generated:
+                room = min(room, max_generated_sites - generated_taken)
+            if room <= 0:
+                stats.files_skipped += 1
+                continue
             stats.files += 1
             try:
                 text = read_member(archive, entry.member)
@@ -245,13 +237,16 @@ def extract_package(package: str, version: str, split: str, wheel_path: Path,
             stats.sites_total += sites
             stats.sites_labelled += len(rows)
             stats.unparsable_labels += unparsable
-            per_file.append((entry, rows[:max_sites_per_file]))
-    rows = _apply_caps(package, per_file, max_sites, max_generated_sites)
-    for row in rows:
+            chunk = rows[:min(room, max_sites_per_file)]
+            taken.extend(chunk)
+            if entry.generated:
+                generated_taken += len(chunk)
+    taken.sort(key=lambda row: (order[row["file"]], row["line"], row["col"]))
+    for row in taken:
         row["package"] = package
         row["version"] = version
         row["split"] = split
         stats.by_kind[row["kind"]] = stats.by_kind.get(row["kind"], 0) + 1
-    stats.sites_kept = len(rows)
+    stats.sites_kept = len(taken)
     stats.sites_capped = stats.sites_labelled - stats.sites_kept
-    return rows, stats
+    return taken, stats
