@@ -508,8 +508,6 @@ class StaticEngine:
         t = join_types([f.type for f in facts])
         if t is None:
             return None, False
-        if len(facts) == 1:
-            return facts[0], deferred
         if NONE in t.members and t != NONE:
             if not self.rules.enabled("optional_join"):
                 return None, False
@@ -522,6 +520,8 @@ class StaticEngine:
         if binding.value is None:
             return None
         if binding.kind is BindingKind.FOR:
+            if not self.rules.enabled("iteration"):
+                return None
             source = self.fact(binding.value, scope)
             fact = self._element(source) if source is not None else None
             if fact is not None:
@@ -1386,7 +1386,9 @@ def _is_abstract(node: ast.FunctionDef | ast.AsyncFunctionDef) -> bool:
     if all(isinstance(s, ast.Pass) or (isinstance(s, ast.Expr) and isinstance(s.value, ast.Constant))
            for s in body):
         return True  # `pass` / `...` only: an interface or placeholder
-    for statement in ast.walk(node):
+    for statement in body:  # `raise NotImplementedError` stands in the body itself
+        if isinstance(statement, ast.If):
+            continue
         if isinstance(statement, ast.Raise) and statement.exc is not None:
             exc = statement.exc.func if isinstance(statement.exc, ast.Call) else statement.exc
             if isinstance(exc, ast.Name) and exc.id == "NotImplementedError":

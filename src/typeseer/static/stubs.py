@@ -64,6 +64,7 @@ class Stubs:
     def __init__(self, search_context: typeshed_client.SearchContext | None = None) -> None:
         self._context = search_context or typeshed_client.get_search_context()
         self._names: dict[str, dict[str, Any] | None] = {}
+        self._exists: dict[str, bool] = {}
         self._classes: dict[str, StubClass | None] = {}
         self._symbols: dict[str, tuple[str, Any] | None] = {}
         self._typevars: dict[str, StubTypeVar | None] = {}
@@ -80,7 +81,16 @@ class Stubs:
         return self._names[module]
 
     def has_module(self, module: str) -> bool:
-        return self.module_names(module) is not None
+        """Whether stubs exist for ``module`` (found on disk, not parsed)."""
+        if module in self._names:
+            return self._names[module] is not None
+        if module not in self._exists:
+            try:
+                path = typeshed_client.get_stub_file(module, search_context=self._context)
+            except Exception:  # noqa: BLE001 - a broken third-party stub must not stop a run
+                path = None
+            self._exists[module] = path is not None
+        return self._exists[module]
 
     def lookup(self, qualname: str) -> tuple[str, Any] | None:
         """``(defining module, NameInfo)`` for a fully qualified name, following re-exports."""
@@ -166,7 +176,20 @@ class Stubs:
                 owner = "typing"
         if owner == "builtins":
             owner = ""
+        elif owner.startswith("_"):
+            owner = self._public_module(owner, short)
         return TypeExpr(short, args, owner)
+
+    def _public_module(self, private: str, name: str) -> str:
+        """``io`` for ``_io.TextIOWrapper``: the public module re-exporting a private one's name."""
+        public = private.lstrip("_")
+        names = self.module_names(public) if public else None
+        if names is not None and name in names:
+            target = names[name].ast
+            if isinstance(target, typeshed_client.ImportedName) and \
+                    ".".join(target.module_name) == private:
+                return public
+        return private
 
     # -- type variables and aliases -----------------------------------------------------------
     def typevar(self, t: TypeExpr) -> StubTypeVar | None:
