@@ -13,7 +13,7 @@ import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from enum import Enum
-from typing import Literal, NamedTuple, Union
+from typing import Literal, NamedTuple
 
 __all__ = [
     "Binding",
@@ -29,8 +29,8 @@ __all__ = [
     "usage_slice",
 ]
 
-FunctionNode = Union[ast.FunctionDef, ast.AsyncFunctionDef]
-ScopeNode = Union[ast.Module, ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef]
+FunctionNode = ast.FunctionDef | ast.AsyncFunctionDef
+ScopeNode = ast.Module | ast.ClassDef | ast.FunctionDef | ast.AsyncFunctionDef
 
 
 class SiteKind(str, Enum):
@@ -83,7 +83,8 @@ class Binding:
 
 @dataclass(frozen=True, slots=True)
 class ImportRef:
-    """What an imported name refers to: ``module`` (absolute) and, for ``from`` imports, ``attr``."""
+    """What an imported name refers to: ``module`` (absolute) and, for ``from`` imports,
+    ``attr``."""
 
     module: str
     attr: str | None
@@ -253,12 +254,21 @@ class _ScopeBuilder:
         return self.scope
 
     def visit(self, node: ast.AST) -> None:
-        method = getattr(self, "visit_" + node.__class__.__name__, None)
-        if method is not None:
-            method(node)
-        else:
-            for child in ast.iter_child_nodes(node):
-                self.visit(child)
+        # Nodes without a handler (and attribute chains) are walked with an explicit stack, not
+        # by recursion: ``ast.parse`` accepts expressions nested some thousands deep (long
+        # ``a + b + ...`` or ``x.f().g()...`` chains), deeper than Python's recursion limit.
+        stack = [node]
+        while stack:
+            current = stack.pop()
+            if isinstance(current, ast.Attribute):
+                self.note_attribute_use(current)
+                stack.append(current.value)
+                continue
+            method = getattr(self, "visit_" + current.__class__.__name__, None)
+            if method is not None:
+                method(current)
+            else:
+                stack.extend(reversed(list(ast.iter_child_nodes(current))))
 
     def visit_many(self, nodes: list[ast.stmt] | list[ast.expr]) -> None:
         for node in nodes:
@@ -270,13 +280,12 @@ class _ScopeBuilder:
         ):
             self.scope.uses.setdefault(node.id, []).append((node.lineno, node.col_offset))
 
-    def visit_Attribute(self, node: ast.Attribute) -> None:
+    def note_attribute_use(self, node: ast.Attribute) -> None:
         scope = self.scope
         if (isinstance(node.value, ast.Name) and scope.kind == "function"
                 and node.value.id == scope.self_name and scope.parent is not None):
             scope.parent.attr_uses.setdefault(node.attr, []).append(
                 (node.lineno, node.col_offset))
-        self.visit(node.value)
 
     def visit_Assign(self, node: ast.Assign) -> None:
         self.visit(node.value)
@@ -379,14 +388,17 @@ class _ScopeBuilder:
 
     def _visit_comprehension(self, node: ast.ListComp | ast.SetComp | ast.GeneratorExp
                              | ast.DictComp) -> None:
+        # Only the first iterable is evaluated outside the comprehension; later iterables and
+        # every condition see the targets bound before them (``for row in rows for x in row``).
         names: set[str] = set()
-        for generator in node.generators:
-            self.visit(generator.iter)
+        self.visit(node.generators[0].iter)
+        self.comprehension_names.append(names)
+        for index, generator in enumerate(node.generators):
+            if index:
+                self.visit(generator.iter)
             for target in ast.walk(generator.target):
                 if isinstance(target, ast.Name):
                     names.add(target.id)
-        self.comprehension_names.append(names)
-        for generator in node.generators:
             self.visit_many(generator.ifs)
         if isinstance(node, ast.DictComp):
             self.visit(node.key)
@@ -455,11 +467,28 @@ def _unparse(node: ast.expr | None) -> str | None:
 
 
 def _nested_uses(scope: Scope, name: str) -> list[tuple[int, int]]:
-    """Uses of ``name`` in ``scope`` and in nested functions that do not rebind it."""
+    """Uses of ``name`` in ``scope`` and in the nested scopes where it means ``scope``'s name.
+
+    Python's rules: a class body's names are not visible in its methods or nested classes; a
+    nested function or class body that binds the name has its own; methods skip their class.
+    """
+    found = list(scope.uses.get(name, ()))
+    if scope.kind != "class":
+        for child in scope.children:
+            found.extend(_free_uses(child, name))
+    return found
+
+
+def _free_uses(scope: Scope, name: str) -> list[tuple[int, int]]:
+    """Uses in ``scope`` and below of ``name`` as bound by an enclosing scope."""
+    if name in scope.bindings:
+        if scope.kind != "class":
+            return []
+        # The class has its own ``name``, but its methods see the enclosing one.
+        return [use for child in scope.children for use in _free_uses(child, name)]
     found = list(scope.uses.get(name, ()))
     for child in scope.children:
-        if child.kind == "function" and name not in child.bindings:
-            found.extend(_nested_uses(child, name))
+        found.extend(_free_uses(child, name))
     return found
 
 
@@ -469,9 +498,11 @@ def _function_sites(file: str, scope: Scope) -> Iterator[Site]:
     args = node.args
     positional = [*args.posonlyargs, *args.args]
     defaults: dict[str, ast.expr] = {
-        a.arg: d for a, d in zip(positional[len(positional) - len(args.defaults):], args.defaults)
+        a.arg: d for a, d in zip(positional[len(positional) - len(args.defaults):], args.defaults,
+                             strict=True)
     }
-    defaults.update({a.arg: d for a, d in zip(args.kwonlyargs, args.kw_defaults) if d is not None})
+    defaults.update({a.arg: d for a, d in zip(args.kwonlyargs, args.kw_defaults, strict=True)
+                     if d is not None})
     skip_first = scope.parent is not None and scope.parent.kind == "class" and positional and (
         not _is_decorated(node, "staticmethod"))
     params = [*positional, args.vararg, *args.kwonlyargs, args.kwarg]
@@ -513,12 +544,34 @@ def extract_sites(file: str, source: str, tree: ast.Module, module_name: str = "
     sites: list[Site] = []
     for scope in root.walk():
         if scope.kind == "function":
+            if _is_decorated(scope.function, "overload"):
+                continue  # signatures for the checker; the implementation carries the sites
             sites.extend(_function_sites(file, scope))
         elif scope.kind == "class":
             sites.extend(_attribute_sites(file, scope))
         sites.extend(_variable_sites(file, scope))
     sites.sort(key=lambda s: (s.line, s.col, s.kind.value))
-    return ModuleSites(file, source.splitlines(), tree, root, sites)
+    # A key identifies one site (DESIGN.md): where a qualname is defined twice (a property's
+    # getter and setter, conditional definitions), the first definition keeps it.
+    seen: set[SiteKey] = set()
+    unique: list[Site] = []
+    for site in sites:
+        if site.key not in seen:
+            seen.add(site.key)
+            unique.append(site)
+    return ModuleSites(file, _source_lines(source), tree, root, unique)
+
+
+def _source_lines(source: str) -> list[str]:
+    """The lines of ``source`` as ``ast`` numbers them (``str.splitlines`` also splits on form
+    feeds, ``\\x1c``-``\\x1e`` and ``\\u2028``, shifting every later line)."""
+    lines = _LINE_BREAK.split(source)
+    if lines[-1] == "":
+        lines.pop()
+    return lines
+
+
+_LINE_BREAK = re.compile(r"\r\n|\r|\n")
 
 
 _TOKEN = re.compile(r"[A-Za-z_][A-Za-z_0-9]*|\d[\w.]*|\"[^\"]*\"|'[^']*'|\S")
@@ -533,6 +586,7 @@ def usage_slice(lines: list[str], site: Site, width: int = 6,
         if not 0 < line_no <= len(lines):
             continue
         text = lines[line_no - 1]
+        col = len(text.encode("utf-8")[:col].decode("utf-8", "replace"))  # ast: byte offsets
         before = _TOKEN.findall(text[:col])[-width:]
         after = _TOKEN.findall(text[col:])[: width + 1]
         windows.append(before + after)
