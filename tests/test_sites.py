@@ -825,3 +825,11 @@ def test_deeply_nested_expressions_do_not_crash() -> None:
     module = extract(source)
     assert len(the_site(module, "f", "param", "a").uses) == 2500
     assert {s.name for s in module.sites} == {"", "a", "x", "z"}
+
+
+def test_deeply_nested_defaults_and_annotations_do_not_crash() -> None:
+    deep = " + ".join(["1"] * 1000)
+    module = extract(f"def f(a={deep}, b: {' | '.join(['int'] * 1000)} = 1): pass\n")
+    assert {s.name for s in module.sites} == {"", "a", "b"}
+    site = the_site(module, "f", "param", "a")
+    assert site.default is not None

@@ -463,7 +463,12 @@ def build_scopes(tree: ast.Module, module_name: str = "", is_package: bool = Fal
 # -- sites ----------------------------------------------------------------------------------
 
 def _unparse(node: ast.expr | None) -> str | None:
-    return None if node is None else ast.unparse(node)
+    if node is None:
+        return None
+    try:
+        return ast.unparse(node)
+    except RecursionError:  # ast.unparse recurses some frames per level: ~300 deep is enough
+        return "..."
 
 
 def _nested_uses(scope: Scope, name: str) -> list[tuple[int, int]]:
@@ -494,7 +499,7 @@ def _free_uses(scope: Scope, name: str) -> list[tuple[int, int]]:
 
 def _function_sites(file: str, scope: Scope) -> Iterator[Site]:
     node = scope.function
-    decorators = tuple(ast.unparse(d) for d in node.decorator_list)
+    decorators = tuple(_unparse(d) or "" for d in node.decorator_list)
     args = node.args
     positional = [*args.posonlyargs, *args.args]
     defaults: dict[str, ast.expr] = {
