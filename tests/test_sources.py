@@ -107,6 +107,8 @@ def test_discover_several_roots(tmp_path: Path) -> None:
         (("pkg/*",), ["a_pb2.py", "main.py", "tests/test_main.py"]),
         (("test_*.py",), ["a_pb2.py", "main.py", "pkg/core.py"]),
         (("tests/*.py", "main.py"), ["a_pb2.py", "pkg/core.py", "pkg/tests/test_core.py"]),
+        (("tests/",), ["a_pb2.py", "main.py", "pkg/core.py"]),  # .gitignore style
+        (("pkg/tests/",), ["a_pb2.py", "main.py", "pkg/core.py", "tests/test_main.py"]),
         (("nothing",), ["a_pb2.py", "main.py", "pkg/core.py", "pkg/tests/test_core.py",
                         "tests/test_main.py"]),
     ],

@@ -74,6 +74,7 @@ class SourceFile:
 def _excluded(relpath: str, patterns: Sequence[str]) -> bool:
     parts = relpath.split("/")
     for pattern in patterns:
+        pattern = pattern.rstrip("/") or pattern  # "build/" as in .gitignore: the directory
         if fnmatch.fnmatch(relpath, pattern):
             return True
         # A bare pattern such as "tests" or "*_pb2.py" also matches any path component.
