@@ -13,7 +13,7 @@ precision (exact) and precision with ``-> None`` returns left out; writes everyt
 reports included) to ``bench/results/static_precision.json``.
 
     .venv/bin/python bench/static_precision.py
-    .venv/bin/python bench/static_precision.py --packages packaging==26.4 --min-confidence 0.9
+    .venv/bin/python bench/static_precision.py --packages packaging==26.4 --min-confidence 0.5
     .venv/bin/python bench/static_precision.py --predictions-dir DIR   # DIR/<name>.jsonl, no CLI
 
 ``--sources static`` scores only the predictions of the static engine (the others count as
@@ -39,6 +39,7 @@ if str(ROOT / "src") not in sys.path:
     sys.path.insert(0, str(ROOT / "src"))
 
 from typeseer.scoring import (  # noqa: E402
+    DEFAULT_THRESHOLD,
     KINDS,
     Counts,
     GroundTruth,
@@ -59,7 +60,6 @@ from typeseer.strip import strip_tree  # noqa: E402
 DEFAULT_PACKAGES = ("packaging==26.4", "httpx==0.28.1", "click==8.5.1", "pluggy==1.7.0")
 DEFAULT_CACHE = ROOT / "bench" / ".cache"
 DEFAULT_OUTPUT = ROOT / "bench" / "results" / "static_precision.json"
-DEFAULT_THRESHOLD = 0.5
 
 
 @dataclass(slots=True)

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from typeseer.config import DEFAULT_MIN_CONFIDENCE
 from typeseer.scoring import (
     Counts,
     GroundTruth,
@@ -258,6 +259,12 @@ def test_duplicate_truth_keys_are_scored_once() -> None:
     assert score(truth, []).total.sites == 1
 
 
+def test_default_threshold_is_the_cli_default() -> None:
+    assert score([], []).threshold == DEFAULT_MIN_CONFIDENCE
+    assert score(TRUTH, PREDICTIONS).total == score(
+        TRUTH, PREDICTIONS, threshold=DEFAULT_MIN_CONFIDENCE).total
+
+
 def test_empty_inputs() -> None:
     report = score([], [])
     assert report.total == Counts()
@@ -307,7 +314,7 @@ def test_load_predictions() -> None:
 
 
 def test_outputs() -> None:
-    report = score(TRUTH, PREDICTIONS, class_names={"Node"})
+    report = score(TRUTH, PREDICTIONS, threshold=0.5, class_names={"Node"})
     data = report_to_dict(report)
     assert json.loads(json.dumps(data)) == data
     assert data["total"] == {

@@ -30,6 +30,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from typeseer.config import DEFAULT_MIN_CONFIDENCE
 from typeseer.parsing import ParseFailure, parse_source
 from typeseer.sites import (
     BindingKind,
@@ -81,8 +82,8 @@ BASIC_TYPES = frozenset(
     {"int", "str", "bool", "float", "bytes", "list", "dict", "tuple", "set", "None", "Any"})
 #: Site kinds in report order.
 KINDS = tuple(kind.value for kind in SiteKind)
-#: Threshold used when none is given.
-DEFAULT_THRESHOLD = 0.5
+#: Threshold used when none is given: the CLI's default ``--min-confidence``.
+DEFAULT_THRESHOLD = DEFAULT_MIN_CONFIDENCE
 
 
 # -- ground truth ---------------------------------------------------------------------------
