@@ -61,17 +61,13 @@ def test_trivial_files(source: str) -> None:
     assert isinstance(parse_source(source), ast.Module)
 
 
-def test_match_statement_and_except_star() -> None:
-    source = textwrap.dedent('''\
-        match command:
-            case [x, *rest]:
-                pass
-        try:
-            pass
-        except* ValueError as group:
-            pass
-        ''')
-    parse_source(source)
+def test_match_statement() -> None:
+    parse_source("match command:\n    case [x, *rest]:\n        pass\n")
+
+
+@pytest.mark.skipif(sys.version_info < (3, 11), reason="except* is Python 3.11 syntax")
+def test_except_star() -> None:
+    parse_source("try:\n    pass\nexcept* ValueError as group:\n    pass\n")
 
 
 @pytest.mark.parametrize(
@@ -118,8 +114,9 @@ def test_python2_is_a_parse_failure(source: str) -> None:
 
 
 def test_null_bytes_are_a_parse_failure() -> None:
-    with pytest.raises(ParseFailure):
+    with pytest.raises(ParseFailure) as error:
         parse_source("x = 1\0\n")
+    assert "null bytes" in str(error.value)
 
 
 # -- syntax newer than the interpreter (PEP 695/696) ------------------------------------------
@@ -169,8 +166,11 @@ def test_pep695_parses_with_exact_positions(source: str, params: list[str]) -> N
     found = args_at(tree)
     for name in params:
         assert found[name] == position(source, f"{name}", _param_occurrence(source, name)), name
-    if sys.version_info >= (3, 12):  # the interpreter's own parser: same positions
-        assert args_at(ast.parse(source)) == found
+    try:  # where the interpreter knows the syntax itself, its positions are the same
+        native = ast.parse(source)
+    except SyntaxError:
+        return
+    assert args_at(native) == found
 
 
 def _param_occurrence(source: str, name: str) -> int:
@@ -193,7 +193,8 @@ def test_pep695_keeps_the_rest_of_the_module() -> None:
     source = "type X = int; y = 1\nclass C[T]:\n    attr: int = 0\n"
     tree = parse_source(source)
     assert names_at(tree)["y"] == [position(source, "y =")]
-    (assign, cls) = [n for n in tree.body if not isinstance(n, ast.Pass)]
+    type_alias = getattr(ast, "TypeAlias", ast.Pass)  # Python 3.12 represents it
+    (assign, cls) = [n for n in tree.body if not isinstance(n, (ast.Pass, type_alias))]
     assert isinstance(assign, ast.Assign) and isinstance(cls, ast.ClassDef)
     assert cls.name == "C" and (cls.lineno, cls.col_offset) == (2, 0)
 

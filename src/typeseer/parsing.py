@@ -30,6 +30,8 @@ def parse_source(text: str, filename: str = "<unknown>") -> ast.Module:
         return _parse_ast(text, filename)
     except SyntaxError as error:
         first_error = error
+    except ValueError as error:  # Python 3.10: "source code string cannot contain null bytes"
+        raise ParseFailure(f"cannot parse: {error}") from None
     except (RecursionError, MemoryError):  # MemoryError: "parser stack overflowed"
         raise ParseFailure("expressions nested too deeply to parse") from None
     try:
