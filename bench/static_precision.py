@@ -57,7 +57,7 @@ from typeseer.strip import strip_tree  # noqa: E402
 
 #: Pure-Python packages checked to be fully annotated (parameters and returns ~100%), pinned
 #: so that results reproduce.
-DEFAULT_PACKAGES = ("packaging==26.4", "httpx==0.28.1", "click==8.5.1", "pluggy==1.7.0")
+DEFAULT_PACKAGES = ("rich==15.0.0", "anyio==4.16.0", "typer==0.29.2")
 DEFAULT_CACHE = ROOT / "bench" / ".cache"
 DEFAULT_OUTPUT = ROOT / "bench" / "results" / "static_precision.json"
 

@@ -14,6 +14,7 @@ from .project import Project
 from .sites import Site
 from .sources import Diagnostic, Severity, SourceFile, discover
 from .static import StaticEngine
+from .static.calibration import calibration_kind, load_calibration
 from .static.stubs import Stubs
 from .typeexpr import TypeParseError, parse_type
 
@@ -81,6 +82,7 @@ class _Worker:
         self.config = config
         self.project = Project(files, config.max_file_bytes)
         self.engine = StaticEngine(self.project, Stubs(), config.rules)
+        self.calibration = load_calibration()
 
     def run(self, index: int) -> _FileResult:
         source = self.files[index]
@@ -116,9 +118,10 @@ class _Worker:
         if fact is None:
             return Prediction(*base, None, 0.0, "static")
         text = str(fact.type)
-        passes = config.report_all or fact.confidence >= config.min_confidence
-        return Prediction(*base, text if passes else None, fact.confidence, "static",
-                          ((text, fact.confidence),), fact.rules)
+        confidence = self.calibration.confidence(calibration_kind(site), fact)
+        passes = config.report_all or confidence >= config.min_confidence
+        return Prediction(*base, text if passes else None, confidence, "static",
+                          ((text, confidence),), fact.rules)
 
 
 _worker: _Worker | None = None

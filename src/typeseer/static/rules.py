@@ -66,7 +66,9 @@ RULES: dict[str, Rule] = {
         Rule("return_join", "the join of the types of all return statements (plus None when the"
              " end of the body is reachable)", 0.95),
         Rule("generator", "a function that yields returns Iterator[Y] (Generator[Y, S, R] when"
-             " it receives sent values or returns a value; AsyncIterator for async)", 0.8),
+             " it receives sent values or returns a value; AsyncIterator for async); developers"
+             " write Iterator, Iterable and Generator alike, so the exact spelling is a guess",
+             0.6),
         Rule("self_attribute", "self.x = ... in methods: the join of the assigned types", 0.93),
         Rule("optional_join", "a name first bound to None and later to X is X | None", 0.93),
         Rule("variable_join", "a variable's type is the join of all its bindings", 0.95),
