@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import gc
 import os
 import time
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -129,7 +131,25 @@ _worker: _Worker | None = None
 
 def _init_worker(files: Sequence[SourceFile], config: Config) -> None:
     global _worker
+    gc.disable()  # see _collector_paused
     _worker = _Worker(files, config)
+
+
+@contextmanager
+def _collector_paused() -> Iterator[None]:
+    """Pause the cyclic garbage collector for the run.
+
+    Inference keeps every parsed tree alive until the end, so each collection traverses
+    millions of objects for nothing: measured on Django, the collector took half the run.
+    What the run allocates is freed by reference counting, or with the run's results.
+    """
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
 
 
 def _run_chunk(indices: list[int]) -> list[_FileResult]:
@@ -149,7 +169,12 @@ def infer(paths: Sequence[str | Path], config: Config | None = None,
     ``progress(done, total)`` is called as files complete. Files that cannot be read or
     parsed are reported in ``diagnostics``; the rest is still analysed.
     """
-    config = config or Config()
+    with _collector_paused():
+        return _infer(paths, config or Config(), progress)
+
+
+def _infer(paths: Sequence[str | Path], config: Config,
+           progress: Callable[[int, int], None] | None) -> InferResult:
     started = time.perf_counter()
     files, diagnostics = discover(paths, config.exclude)
     result = InferResult(diagnostics=diagnostics, files=len(files))
@@ -165,7 +190,10 @@ def infer(paths: Sequence[str | Path], config: Config | None = None,
     else:
         with ProcessPoolExecutor(jobs, initializer=_init_worker,
                                  initargs=(files, config)) as pool:
-            for chunk_result in pool.map(_run_chunk, _chunks(len(files), _CHUNK)):
+            # Contiguous chunks keep a package's files together, so each worker loads (for
+            # cross-file inference) mostly the modules its own files import.
+            size = max(_CHUNK, -(-len(files) // (jobs * 2)))
+            for chunk_result in pool.map(_run_chunk, _chunks(len(files), size)):
                 outputs.extend(chunk_result)
                 if progress is not None:
                     progress(len(outputs), len(files))

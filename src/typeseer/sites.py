@@ -203,6 +203,17 @@ def _is_decorated(node: FunctionNode, name: str) -> bool:
     return False
 
 
+#: Node classes with nothing to visit below them (contexts, operators, constants).
+_LEAVES = frozenset({
+    ast.Load, ast.Store, ast.Del, ast.Constant, ast.Pass, ast.Break, ast.Continue,
+    ast.Add, ast.Sub, ast.Mult, ast.MatMult, ast.Div, ast.Mod, ast.Pow, ast.LShift, ast.RShift,
+    ast.BitOr, ast.BitXor, ast.BitAnd, ast.FloorDiv, ast.And, ast.Or, ast.Invert, ast.Not,
+    ast.UAdd, ast.USub, ast.Eq, ast.NotEq, ast.Lt, ast.LtE, ast.Gt, ast.GtE, ast.Is, ast.IsNot,
+    ast.In, ast.NotIn,
+})
+_UNSET = object()
+
+
 class _ScopeBuilder:
     """Single pass over a module building its scope tree."""
 
@@ -210,6 +221,7 @@ class _ScopeBuilder:
         self.package = module_name if is_package else module_name.rpartition(".")[0]
         self.scope: Scope = Scope("module", "<module>", ast.Module(body=[], type_ignores=[]), None)
         self.comprehension_names: list[set[str]] = []
+        self._handlers: dict[type, object] = {}
 
     # -- bindings ---------------------------------------------------------------------------
     def bind(self, name: str, binding: Binding) -> None:
@@ -257,18 +269,39 @@ class _ScopeBuilder:
         # Nodes without a handler (and attribute chains) are walked with an explicit stack, not
         # by recursion: ``ast.parse`` accepts expressions nested some thousands deep (long
         # ``a + b + ...`` or ``x.f().g()...`` chains), deeper than Python's recursion limit.
+        # This loop visits every node of every file: it avoids ``ast.iter_child_nodes`` (a
+        # generator) and looks handlers up once per node class.
+        handlers = self._handlers
         stack = [node]
+        pop, push = stack.pop, stack.append
         while stack:
-            current = stack.pop()
-            if isinstance(current, ast.Attribute):
-                self.note_attribute_use(current)
-                stack.append(current.value)
+            current = pop()
+            cls = current.__class__
+            if cls is ast.Name:
+                self.visit_Name(current)  # type: ignore[arg-type]
                 continue
-            method = getattr(self, "visit_" + current.__class__.__name__, None)
+            if cls is ast.Attribute:
+                self.note_attribute_use(current)  # type: ignore[arg-type]
+                push(current.value)  # type: ignore[attr-defined]
+                continue
+            if cls in _LEAVES:
+                continue
+            method = handlers.get(cls, _UNSET)
+            if method is _UNSET:
+                method = getattr(self, "visit_" + cls.__name__, None)
+                handlers[cls] = method
             if method is not None:
-                method(current)
-            else:
-                stack.extend(reversed(list(ast.iter_child_nodes(current))))
+                method(current)  # type: ignore[operator]
+                continue
+            children: list[ast.AST] = []
+            for field_name in cls._fields:
+                value = getattr(current, field_name, None)
+                if value.__class__ is list:
+                    children.extend(v for v in value if isinstance(v, ast.AST))
+                elif isinstance(value, ast.AST) and value.__class__ not in _LEAVES:
+                    children.append(value)
+            children.reverse()
+            stack.extend(children)
 
     def visit_many(self, nodes: list[ast.stmt] | list[ast.expr]) -> None:
         for node in nodes:
