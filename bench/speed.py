@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import ast
+import contextlib
 import json
 import platform
 import statistics
@@ -36,10 +37,8 @@ OUTPUT = ROOT / "bench" / "results" / "speed.json"
 def parse_all(files: list[Path]) -> float:
     started = time.perf_counter()
     for path in files:
-        try:
+        with contextlib.suppress(SyntaxError, ValueError):
             ast.parse(path.read_bytes())
-        except (SyntaxError, ValueError):
-            pass
     return time.perf_counter() - started
 
 

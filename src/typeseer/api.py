@@ -11,6 +11,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from .annotations import existing_type
 from .config import Config
 from .project import Project
 from .sites import Site
@@ -18,7 +19,6 @@ from .sources import Diagnostic, Severity, SourceFile, discover
 from .static import StaticEngine
 from .static.calibration import calibration_kind, load_calibration
 from .static.stubs import Stubs
-from .typeexpr import TypeParseError, parse_type
 
 __all__ = ["InferResult", "Prediction", "infer"]
 
@@ -110,10 +110,8 @@ class _Worker:
         if site.annotation is not None:
             if not config.include_existing:
                 return None
-            try:
-                existing = str(parse_type(site.annotation))
-            except TypeParseError:
-                existing = site.annotation
+            parsed = existing_type(site)
+            existing = str(parsed) if parsed is not None else site.annotation
             return Prediction(*base, existing, 1.0, "existing", ((existing, 1.0),),
                               ("existing_annotation",))
         fact = self.engine.site_fact(site)

@@ -16,7 +16,7 @@ from .static.rules import RuleSet
 if sys.version_info >= (3, 11):
     import tomllib
 else:  # pragma: no cover - Python 3.10
-    import tomli as tomllib
+    import tomli as tomllib  # type: ignore[import-not-found,unused-ignore]
 
 __all__ = ["DEFAULT_MIN_CONFIDENCE", "Config", "ConfigError", "load_config"]
 

@@ -61,9 +61,9 @@ def _render_table(result: InferResult, out: TextIO) -> None:
     if rows:
         widths = [max(len(h), *(len(r[i]) for r in rows)) for i, h in enumerate(headers)]
         widths[4] = min(widths[4], 48)
-        out.write("  ".join(h.ljust(w) for h, w in zip(headers, widths)).rstrip() + "\n")
-        for row in rows:
-            out.write("  ".join(c.ljust(w) for c, w in zip(row, widths)).rstrip() + "\n")
+        for row in (headers, *rows):
+            cells = (c.ljust(w) for c, w in zip(row, widths, strict=True))
+            out.write("  ".join(cells).rstrip() + "\n")
     facts = summary(result)
     out.write(
         f"\n{facts['inferred']} of {facts['sites']} sites typed "

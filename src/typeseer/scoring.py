@@ -30,12 +30,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from typeseer.annotations import module_aliases, resolve_aliases, unqualified
 from typeseer.config import DEFAULT_MIN_CONFIDENCE
 from typeseer.parsing import ParseFailure, parse_source
 from typeseer.sites import (
     BindingKind,
     ModuleSites,
-    Scope,
     Site,
     SiteKey,
     SiteKind,
@@ -139,63 +139,6 @@ def _declared_only(site: Site) -> bool:
     return bool(bindings) and all(b.kind is BindingKind.DECLARATION for b in bindings)
 
 
-#: Modules whose names the normalisation drops; an alias of one (``import typing as t``) is
-#: spelled out before parsing, so that ``t.Optional[t.List[int]]`` reads as ``list[int] | None``.
-_NORMALISED_MODULES = frozenset({"typing", "typing_extensions", "builtins", "collections.abc"})
-
-
-def _aliases(scope: Scope | None) -> dict[str, str]:
-    """Names that, in ``scope`` and the scopes around it, stand for (a member of) a module that
-    the normalisation knows: ``{"t": "typing", "Opt": "typing.Optional"}``."""
-    found: dict[str, str] = {}
-    while scope is not None:
-        for name, ref in scope.imports.items():
-            if name in found or ref.module not in _NORMALISED_MODULES:
-                continue
-            if ref.attr == name or (ref.attr is None and ref.module == name):
-                continue  # ``from typing import List``, ``import typing``: nothing to spell out
-            found[name] = ref.module if ref.attr is None else f"{ref.module}.{ref.attr}"
-        scope = scope.parent
-    return found
-
-
-class _SpellOut(ast.NodeTransformer):
-    def __init__(self, aliases: Mapping[str, str]) -> None:
-        self.aliases = aliases
-
-    def visit_Name(self, node: ast.Name) -> ast.expr:
-        full = self.aliases.get(node.id)
-        if full is None:
-            return node
-        return ast.parse(full, mode="eval").body
-
-
-def resolve_aliases(annotation: str, aliases: Mapping[str, str]) -> str:
-    """``annotation`` with module aliases spelled out: ``t.List[int]`` -> ``typing.List[int]``
-    given ``{"t": "typing"}``. Text that does not parse is returned as it is."""
-    if not aliases:
-        return annotation
-    try:
-        tree = ast.parse(annotation.strip(), mode="eval")
-    except (SyntaxError, ValueError):
-        return annotation
-    if not any(isinstance(n, ast.Name) and n.id in aliases for n in ast.walk(tree)):
-        return annotation
-    return ast.unparse(_SpellOut(aliases).visit(tree))
-
-
-#: Type qualifiers: they say how a name may be used, not what type it has.
-_QUALIFIERS = frozenset({"Final", "ClassVar", "InitVar", "Required", "NotRequired", "ReadOnly"})
-
-
-def unqualified(t: TypeExpr) -> TypeExpr | None:
-    """The type inside qualifiers (``Final[int]`` -> ``int``, ``ClassVar[Final[str]]`` ->
-    ``str``); None for a qualifier without a type (``Final``, ``ClassVar``, ``TypeAlias``)."""
-    while t.name in _QUALIFIERS and len(t.args) == 1:
-        t = t.args[0]
-    if t.name in _QUALIFIERS or (t.name == "TypeAlias" and not t.args):
-        return None
-    return t
 
 
 def ground_truth_of_module(module: ModuleSites, truth: GroundTruth,
@@ -213,7 +156,7 @@ def ground_truth_of_module(module: ModuleSites, truth: GroundTruth,
             continue
         try:
             parsed = unqualified(parse_type(resolve_aliases(site.annotation,
-                                                            _aliases(site.owner))))
+                                                            module_aliases(site.owner))))
         except (TypeParseError, RecursionError):
             truth.unparsable += 1
             continue

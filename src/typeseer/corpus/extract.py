@@ -2,7 +2,7 @@
 
 Sites come from the project's own extractor (``sites.extract_sites`` over
 ``parsing.parse_source``), exactly as ``typeseer infer`` sees them. A site is *labelled* when
-the code annotates it; its label is the annotation in normal form (``typeexpr.normalise``),
+the code annotates it; its label is the annotation in normal form (``annotations.existing_type``),
 and sites whose annotation does not parse as a type are skipped (counted). Unlabelled sites
 are counted but not stored.
 
@@ -23,11 +23,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from typeseer.annotations import existing_type
 from typeseer.corpus.wheels import FileEntry, read_member
 from typeseer.parsing import ParseFailure, parse_source
 from typeseer.sites import BindingKind, Scope, Site, SiteKind, extract_sites, usage_slice
 from typeseer.sources import UnreadableSource
-from typeseer.typeexpr import TypeParseError, normalise
 
 __all__ = [
     "COLUMNS",
@@ -168,10 +168,13 @@ def extract_file_rows(path: str, module: str, is_package: bool, text: str,
         if site.annotation is None:
             continue
         try:
-            label = normalise(site.annotation)
-        except (TypeParseError, RecursionError):
+            parsed = existing_type(site)  # aliases spelled out, qualifiers unwrapped
+        except RecursionError:
+            parsed = None
+        if parsed is None:
             unparsable += 1
             continue
+        label = str(parsed)
         function = _function_scope(site)
         doc: str | None = None
         if function is not None:

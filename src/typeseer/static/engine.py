@@ -16,7 +16,7 @@ from __future__ import annotations
 import ast
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Union
+from typing import ClassVar, Union
 
 from ..project import Project
 from ..sites import Binding, BindingKind, ImportRef, Scope, Site, SiteKind
@@ -47,7 +47,7 @@ def _combine(facts: list[Fact], t: TypeExpr, rule: str, confidence: float) -> Fa
     if rule not in rules:
         rules.append(rule)
     lowest = min((f.confidence for f in facts), default=1.0)
-    return Fact(t, min(lowest, confidence) * (1.0 if not facts else 1.0), tuple(rules))
+    return Fact(t, min(lowest, confidence), tuple(rules))
 
 
 # -- values: what an expression evaluates to ------------------------------------------------
@@ -88,7 +88,8 @@ class StubClassValue:
     info: StubClass
 
 
-Value = Union[Instance, ModuleValue, ProjectClass, ProjectFunction, StubCallable, StubClassValue]
+Value = Union[Instance, ModuleValue, ProjectClass, ProjectFunction, StubCallable,  # noqa: UP007
+              StubClassValue]
 
 _IN_PROGRESS = object()
 _NUMERIC_RANK = {"bool": 0, "int": 1, "float": 2, "complex": 3}
@@ -765,7 +766,8 @@ class StaticEngine:
             return None
         return self._instance("arithmetic", result.type, [operand, result])
 
-    _BINARY = {ast.Add: "add", ast.Sub: "sub", ast.Mult: "mul", ast.Div: "truediv",
+    _BINARY: ClassVar[dict[type[ast.operator], str]] = {
+               ast.Add: "add", ast.Sub: "sub", ast.Mult: "mul", ast.Div: "truediv",
                ast.FloorDiv: "floordiv", ast.Mod: "mod", ast.Pow: "pow", ast.LShift: "lshift",
                ast.RShift: "rshift", ast.BitOr: "or", ast.BitXor: "xor", ast.BitAnd: "and",
                ast.MatMult: "matmul"}
@@ -944,7 +946,7 @@ class StaticEngine:
             return None
         t = base.type
         if isinstance(node.slice, ast.Slice):
-            index_types: list[TypeExpr] = [_t("slice", ANY, ANY, ANY)]
+            index_types: list[TypeExpr | None] = [_t("slice", ANY, ANY, ANY)]
         else:
             index = self.fact(node.slice, scope)
             if t.name == "tuple" and t.args and t.args[-1].name != "...":
@@ -1101,7 +1103,7 @@ class StaticEngine:
             return {info.type_params[0]: element} if element is not None else None
         if len(args) != len(info.type_params):
             return None
-        return dict(zip(info.type_params, args))
+        return dict(zip(info.type_params, args, strict=True))
 
     def _apply_overloads(self, overloads: list[StubFunction], receiver: TypeExpr | None,
                          args: list[TypeExpr | None], keywords: dict[str, TypeExpr | None],
@@ -1176,17 +1178,17 @@ class StaticEngine:
             if arg is not None and not self._fits(arg, param_annotation, overload, binding):
                 return False
         for name, arg in keywords.items():
-            param = by_name.get(name)
-            if param is None:
+            keyword_param = by_name.get(name)
+            if keyword_param is None:
                 if node_args.kwarg is None:
                     return False
                 param_annotation = node_args.kwarg.annotation
             else:
-                param_annotation = param.annotation
+                param_annotation = keyword_param.annotation
             if arg is not None and not self._fits(arg, param_annotation, overload, binding):
                 return False
-        kwonly_required = [a.arg for a, d in zip(node_args.kwonlyargs, node_args.kw_defaults)
-                           if d is None]
+        kwonly_required = [a.arg for a, d in zip(node_args.kwonlyargs, node_args.kw_defaults,
+                                                 strict=True) if d is None]
         return all(name in keywords for name in kwonly_required)
 
     def _fits(self, arg: TypeExpr, annotation: ast.expr | None, overload: StubFunction,
@@ -1219,8 +1221,8 @@ class StaticEngine:
         if param.name == "Literal":
             return any(self._literal_type(v) == arg.name for v in param.args)
         if param.name in ("Callable", "type", "Type"):
-            return arg.name in ("type", "Callable") or param.name == "Callable" and (
-                arg.module not in ("",))
+            return arg.name in ("type", "Callable") or (param.name == "Callable" and (
+                arg.module not in ("",)))
         if arg.name == param.name and arg.module == param.module:
             return self._arguments_fit(arg, param, binding, depth)
         if _NUMERIC_RANK.get(arg.name, 9) < _NUMERIC_RANK.get(param.name, -1) and not arg.module:
@@ -1275,7 +1277,7 @@ class StaticEngine:
         if len(param.args) != len(arg.args):
             return param.name == "tuple"
         return all(self._assignable(a, p, binding, depth + 1)
-                   for a, p in zip(arg.args, param.args))
+                   for a, p in zip(arg.args, param.args, strict=True))
 
     def _as_base(self, arg: TypeExpr, param: TypeExpr, depth: int) -> TypeExpr | None:
         """``arg`` seen as its base class ``param`` (``list[int]`` as ``Iterable[int]``)."""
@@ -1417,10 +1419,11 @@ def _tests_none(test: ast.expr, name: str) -> bool:
 def _default_of(node: ast.FunctionDef | ast.AsyncFunctionDef, name: str) -> ast.expr | None:
     args = node.args
     positional = [*args.posonlyargs, *args.args]
-    for arg, default in zip(positional[len(positional) - len(args.defaults):], args.defaults):
+    for arg, default in zip(positional[len(positional) - len(args.defaults):], args.defaults,
+                                 strict=True):
         if arg.arg == name:
             return default
-    for arg, kw_default in zip(args.kwonlyargs, args.kw_defaults):
+    for arg, kw_default in zip(args.kwonlyargs, args.kw_defaults, strict=True):
         if arg.arg == name:
             return kw_default
     return None
@@ -1463,8 +1466,8 @@ def _is_abstract(node: ast.FunctionDef | ast.AsyncFunctionDef) -> bool:
     if body and isinstance(body[0], ast.Expr) and isinstance(body[0].value, ast.Constant) \
             and isinstance(body[0].value.value, str):
         body = body[1:]
-    if all(isinstance(s, ast.Pass) or (isinstance(s, ast.Expr) and isinstance(s.value, ast.Constant))
-           for s in body):
+    if all(isinstance(s, ast.Pass)
+           or (isinstance(s, ast.Expr) and isinstance(s.value, ast.Constant)) for s in body):
         return True  # `pass` / `...` only: an interface or placeholder
     for statement in body:  # `raise NotImplementedError` stands in the body itself
         if isinstance(statement, ast.If):

@@ -75,7 +75,7 @@ class Stubs:
         if module not in self._names:
             try:
                 names = typeshed_client.get_stub_names(module, search_context=self._context)
-            except Exception:  # noqa: BLE001 - a broken third-party stub must not stop a run
+            except Exception:
                 names = None
             self._names[module] = names
         return self._names[module]
@@ -87,7 +87,7 @@ class Stubs:
         if module not in self._exists:
             try:
                 path = typeshed_client.get_stub_file(module, search_context=self._context)
-            except Exception:  # noqa: BLE001 - a broken third-party stub must not stop a run
+            except Exception:
                 path = None
             self._exists[module] = path is not None
         return self._exists[module]
@@ -276,8 +276,8 @@ class Stubs:
             params.extend(v for v in variables if v not in params)
             bases.append(base)
         members = dict(info.child_nodes or {})
-        return StubClass(qualname, module, node, tuple(explicit if explicit is not None else params),
-                         tuple(bases), members, is_protocol)
+        type_params = tuple(explicit if explicit is not None else params)
+        return StubClass(qualname, module, node, type_params, tuple(bases), members, is_protocol)
 
     def functions(self, module: str, info: Any, is_method: bool) -> list[StubFunction]:
         """The overloads of a function or method NameInfo, in declaration order."""
