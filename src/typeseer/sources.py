@@ -182,6 +182,9 @@ def decode_source(data: bytes) -> str:
     try:
         encoding, _ = tokenize.detect_encoding(io.BytesIO(data).readline)
     except SyntaxError as error:
+        if "missing" in str(error):  # detect_encoding read non-UTF-8 bytes and found no cookie
+            raise UnreadableSource("not valid UTF-8 text and no encoding declaration, skipped") \
+                from None
         raise UnreadableSource(f"bad encoding declaration: {error}") from None
     try:
         return data.decode(encoding)
