@@ -67,7 +67,7 @@ def _build_parser(stdout: TextIO) -> _Parser:
     infer_cmd.add_argument("--exclude", action="append", default=None, metavar="GLOB",
                            help="skip paths matching GLOB (repeatable)")
     infer_cmd.add_argument("--jobs", "-j", type=int, metavar="N",
-                           help="worker processes (default: one per CPU)")
+                           help="worker processes (default 1; 0 = one per CPU)")
     infer_cmd.add_argument("--max-file-size", type=int, metavar="BYTES", dest="max_file_bytes",
                            help="skip files larger than this (default 2 MB)")
     infer_cmd.add_argument("--disable-rule", action="append", default=None, metavar="RULE",

@@ -41,8 +41,10 @@ class Config:
     kinds: frozenset[SiteKind] = frozenset(SiteKind)
     #: Glob patterns of paths to skip (matched against POSIX paths relative to each root).
     exclude: tuple[str, ...] = ()
-    #: Worker processes; 0 means one per CPU.
-    jobs: int = 0
+    #: Worker processes; 0 means one per CPU. Each worker loads the modules its files import
+    #: (cross-file inference), so on tightly coupled projects one process is fastest
+    #: (docs/benchmarks.md): the default.
+    jobs: int = 1
     #: Files larger than this are skipped with a diagnostic.
     max_file_bytes: int = DEFAULT_MAX_FILE_BYTES
     #: Static rules switched off.
