@@ -80,7 +80,11 @@ class ProjectFunction:
 class StubCallable:
     qualname: str
     overloads: tuple[StubFunction, ...]
+    #: The instance as the defining class sees it (``PurePath`` for a ``Path`` method
+    #: inherited from PurePath), which binds the class's type parameters.
     receiver: TypeExpr | None = None
+    #: The actual instance (``Path``): what ``Self`` means.
+    self_type: TypeExpr | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -902,20 +906,23 @@ class StaticEngine:
         return None
 
     def _stub_member(self, info: StubClass, name: str, receiver: TypeExpr | None,
-                     depth: int = 0) -> Value | None:
+                     depth: int = 0, self_type: TypeExpr | None = None) -> Value | None:
         if depth > 12:
             return None
+        self_type = self_type or receiver
         if name in info.members:
             member = info.members[name]
             overloads = self.stubs.functions(info.module, member, is_method=True)
             if overloads:
                 if _is_stub_property(overloads[0]):
-                    result = self._apply_overloads(overloads, receiver, [], {}, info)
+                    result = self._apply_overloads(overloads, receiver, [], {}, info,
+                                                   self_type=self_type)
                     if result is None or not self.rules.enabled("typeshed_attribute"):
                         return None
                     return Instance(result.via("typeshed_attribute",
                                                self.rules.confidence("typeshed_attribute")))
-                return StubCallable(f"{info.qualname}.{name}", tuple(overloads), receiver)
+                return StubCallable(f"{info.qualname}.{name}", tuple(overloads), receiver,
+                                    self_type)
             t = self.stubs.variable_type(info.module, member)
             if t is None or not self.rules.enabled("typeshed_attribute"):
                 return None
@@ -933,10 +940,9 @@ class StaticEngine:
             instantiated = (_substitute(base, bound, self.stubs, receiver)
                             if bound is not None else None)
             found = self._stub_member(base_info, name,
-                                      instantiated if receiver is not None else None, depth + 1)
+                                      instantiated if receiver is not None else None, depth + 1,
+                                      self_type)
             if found is not None:
-                if isinstance(found, StubCallable) and receiver is not None:
-                    return StubCallable(found.qualname, found.overloads, instantiated or receiver)
                 return found
         return None
 
@@ -990,7 +996,8 @@ class StaticEngine:
             if not self.rules.enabled("typeshed_call"):
                 return None
             result = self._apply_overloads(list(callee.overloads), callee.receiver, args,
-                                           keywords, self._owner_class(callee))
+                                           keywords, self._owner_class(callee),
+                                           self_type=callee.self_type)
             if result is None:
                 return None
             return self._instance("typeshed_call", result.type, [result])
@@ -1085,7 +1092,7 @@ class StaticEngine:
         member = self._instance_attribute(Fact(receiver, 1.0, ()), name)
         if isinstance(member, StubCallable):
             return self._apply_overloads(list(member.overloads), member.receiver, args, keywords,
-                                         self._owner_class(member))
+                                         self._owner_class(member), self_type=member.self_type)
         if isinstance(member, ProjectFunction):
             return self.return_fact(member.scope)
         return None
@@ -1107,7 +1114,8 @@ class StaticEngine:
 
     def _apply_overloads(self, overloads: list[StubFunction], receiver: TypeExpr | None,
                          args: list[TypeExpr | None], keywords: dict[str, TypeExpr | None],
-                         owner: StubClass | None, constructing: bool = False) -> Fact | None:
+                         owner: StubClass | None, constructing: bool = False,
+                         self_type: TypeExpr | None = None) -> Fact | None:
         """Overload resolution: the first overload that accepts the known argument types.
 
         An argument of unknown type fits any parameter; when that leaves several overloads
@@ -1129,10 +1137,11 @@ class StaticEngine:
                 result: TypeExpr | None = receiver
                 if overload.node.name == "__new__" and returns is not None:
                     result = self.stubs.annotation(returns, overload.module)
-                result = _substitute(result, binding, self.stubs, receiver) if result else None
+                result = _substitute(result, binding, self.stubs, self_type or receiver) \
+                    if result else None
             else:
                 declared = self.stubs.annotation(returns, overload.module)
-                result = (_substitute(declared, binding, self.stubs, receiver)
+                result = (_substitute(declared, binding, self.stubs, self_type or receiver)
                           if declared is not None else None)
                 if result is not None and isinstance(overload.node, ast.AsyncFunctionDef):
                     result = _t("Coroutine", ANY, ANY, result, module="collections.abc")
