@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import argparse
 import hashlib
+import importlib
 import inspect
 import json
 import os
@@ -158,7 +159,10 @@ def _stderr_log(start: float) -> Log:
 def _extractor_hash() -> str:
     """Hash of the sources that decide what a shard holds: a change to them redoes shards."""
     digest = hashlib.sha256(f"extract-{EXTRACT_VERSION}".encode())
-    for module in (sites, typeexpr, parsing, extract, wheels, dedup):
+    # ``typeseer.annotations`` by name: the package's ``annotations`` attribute is the
+    # ``__future__`` feature until the submodule is imported.
+    reader = importlib.import_module("typeseer.annotations")
+    for module in (sites, typeexpr, reader, parsing, extract, wheels, dedup):
         source = inspect.getsourcefile(module)
         if source is not None:
             digest.update(Path(source).read_bytes())
