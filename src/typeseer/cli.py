@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import io
+import json
 import os
 import sys
 import tempfile
@@ -74,6 +75,8 @@ def _build_parser(stdout: TextIO) -> _Parser:
                            dest="disabled_rules", help="switch off a static rule (repeatable)")
     infer_cmd.add_argument("--no-existing", action="store_false", dest="include_existing",
                            default=None, help="leave out sites that are already annotated")
+    infer_cmd.add_argument("--no-model", action="store_false", dest="use_model", default=None,
+                           help="static inference only, without the learned model")
     verbosity = infer_cmd.add_mutually_exclusive_group()
     verbosity.add_argument("--quiet", "-q", action="store_true",
                            help="no progress bar and no diagnostics on stderr")
@@ -81,7 +84,31 @@ def _build_parser(stdout: TextIO) -> _Parser:
                            help="also print informational diagnostics (empty files)")
 
     commands.add_parser("rules", help="list the static inference rules")
+    _add_evaluate_parser(commands)
+    from .corpus.build import add_corpus_parser
+
+    add_corpus_parser(commands)
     return parser
+
+
+def _add_evaluate_parser(commands: argparse._SubParsersAction[_Parser]) -> None:
+    evaluate_cmd = commands.add_parser(
+        "evaluate", help="strip the annotations of annotated code, infer them back and score",
+        description="Evaluate inference on annotated code (DESIGN.md protocol): its "
+                    "annotations are the ground truth; they are stripped in a temporary copy, "
+                    "inferred back (forced top-1) and scored. Exit status 2 on a usage error "
+                    "or when there is no annotated site to score.")
+    evaluate_cmd.add_argument("paths", nargs="+", metavar="PATH")
+    evaluate_cmd.add_argument("--min-confidence", type=float, metavar="X",
+                              help="threshold for coverage and precision "
+                                   "(default: the configured --min-confidence)")
+    evaluate_cmd.add_argument("--format", "-f", choices=["table", "json"], default="table",
+                              help="output format (default: table)")
+    evaluate_cmd.add_argument("--output", "-o", metavar="FILE",
+                              help="write to FILE (atomically) instead of standard output")
+    evaluate_cmd.add_argument("--top-types", metavar="FILE",
+                              help="types of the training distribution, most common first, "
+                                   "one a line: adds the top-100 and top-500 categories")
 
 
 def _overrides(args: argparse.Namespace) -> dict[str, object]:
@@ -95,6 +122,8 @@ def _overrides(args: argparse.Namespace) -> dict[str, object]:
         values["report_all"] = True
     if args.include_existing is not None:
         values["include_existing"] = args.include_existing
+    if getattr(args, "use_model", None) is not None:
+        values["use_model"] = args.use_model
     return values
 
 
@@ -163,6 +192,47 @@ def _run_infer(args: argparse.Namespace, stdout: TextIO, stderr: TextIO) -> int:
     return EXIT_USAGE if missing else EXIT_OK
 
 
+def _run_evaluate(args: argparse.Namespace, stdout: TextIO, stderr: TextIO) -> int:
+    from .evaluate import (
+        EvaluationError,
+        evaluate,
+        read_top_types,
+        render_result,
+        result_to_dict,
+        top_type_sets,
+    )
+
+    overrides = {} if args.min_confidence is None else {
+        "min_confidence": coerce("min_confidence", args.min_confidence)}
+    config = load_config(Path(args.paths[0]), overrides)
+    type_sets = None
+    if args.top_types:
+        try:
+            type_sets = top_type_sets(read_top_types(args.top_types))
+        except (OSError, UnicodeDecodeError) as error:
+            stderr.write(f"typeseer evaluate: cannot read --top-types {args.top_types}: "
+                         f"{getattr(error, 'strerror', None) or error}\n")
+            return EXIT_USAGE
+    progress = _Progress(stderr) if stderr.isatty() else None
+    try:
+        result = evaluate(args.paths, config, type_sets=type_sets, progress=progress)
+    except EvaluationError as error:
+        stderr.write(f"typeseer evaluate: {error}\n")
+        return EXIT_USAGE
+    finally:
+        if progress is not None:
+            progress.close()
+    if args.format == "json":
+        text = json.dumps(result_to_dict(result), indent=1) + "\n"
+    else:
+        text = render_result(result) + "\n"
+    if args.output:
+        _write_atomic(Path(args.output), text)
+    else:
+        stdout.write(text)
+    return EXIT_OK
+
+
 def _run_rules(stdout: TextIO) -> int:
     width = max(len(name) for name in RULES)
     for rule in RULES.values():
@@ -182,6 +252,12 @@ def main(argv: Sequence[str] | None = None, stdout: TextIO | None = None,
             return _run_infer(args, stdout, stderr)
         if args.command == "rules":
             return _run_rules(stdout)
+        if args.command == "evaluate":
+            return _run_evaluate(args, stdout, stderr)
+        if args.command == "corpus":
+            from .corpus.build import run_corpus_command
+
+            return run_corpus_command(args)
         parser.print_help(stdout)
         return EXIT_USAGE
     except _UsageError as error:
