@@ -13,10 +13,12 @@ from pathlib import Path
 
 from .annotations import existing_type
 from .config import Config
+from .model.features import candidate_classes, hash_features, site_features
+from .model.runtime import load_model
 from .project import Project
-from .sites import Site
+from .sites import ModuleSites, Site
 from .sources import Diagnostic, Severity, SourceFile, discover
-from .static import StaticEngine
+from .static import Fact, StaticEngine
 from .static.calibration import calibration_kind, load_calibration
 from .static.stubs import Stubs
 
@@ -76,8 +78,21 @@ class _FileResult:
     lines: int
 
 
+#: A static fact at least this likely to be exact is never contradicted by the model.
+CERTAIN = 0.97
+
+
+@dataclass(slots=True)
+class _Pending:
+    """A site waiting for the model, with its static fact."""
+
+    site: Site
+    fact: Fact | None
+    confidence: float
+
+
 class _Worker:
-    """Per-process state: the project index and the memoised static engine."""
+    """Per-process state: the project index, the memoised static engine and the model."""
 
     def __init__(self, files: Sequence[SourceFile], config: Config) -> None:
         self.files = files
@@ -85,6 +100,7 @@ class _Worker:
         self.project = Project(files, config.max_file_bytes)
         self.engine = StaticEngine(self.project, Stubs(), config.rules)
         self.calibration = load_calibration()
+        self.model = load_model() if config.use_model else None
 
     def run(self, index: int) -> _FileResult:
         source = self.files[index]
@@ -99,29 +115,67 @@ class _Worker:
         if not module.lines or not any(line.strip() for line in module.lines):
             diagnostics.append(Diagnostic(source.relpath, "empty file, nothing to infer",
                                           Severity.INFO))
-        predictions = [p for p in (self.predict(site) for site in module.sites) if p is not None]
-        return _FileResult(predictions, diagnostics, len(module.lines))
+        return _FileResult(self.predict_module(module), diagnostics, len(module.lines))
 
-    def predict(self, site: Site) -> Prediction | None:
-        config = self.config
-        if site.kind not in config.kinds:
-            return None
-        base = (site.file, site.line, site.col, site.scope, site.kind.value, site.name)
-        if site.annotation is not None:
-            if not config.include_existing:
-                return None
-            parsed = existing_type(site)
-            existing = str(parsed) if parsed is not None else site.annotation
-            return Prediction(*base, existing, 1.0, "existing", ((existing, 1.0),),
-                              ("existing_annotation",))
-        fact = self.engine.site_fact(site)
+    def predict_module(self, module: ModuleSites) -> list[Prediction]:
+        """Predictions for the module's sites, in source order; the model runs once per file."""
+        slots: list[Prediction | _Pending] = []
+        for site in module.sites:
+            if site.kind not in self.config.kinds:
+                continue
+            if site.annotation is not None:
+                if self.config.include_existing:
+                    slots.append(self._existing(site))
+                continue
+            fact = self.engine.site_fact(site)
+            confidence = self.calibration.confidence(calibration_kind(site), fact) \
+                if fact is not None else 0.0
+            if self.model is None or (fact is not None and confidence >= CERTAIN):
+                slots.append(self._static(site, fact, confidence))
+            else:
+                slots.append(_Pending(site, fact, confidence))
+        pending = [s for s in slots if isinstance(s, _Pending)]
+        if pending and self.model is not None:
+            bags = [hash_features(site_features(p.site, module, p.fact, p.confidence))
+                    for p in pending]
+            candidates = [candidate_classes(module)] * len(pending)
+            outputs = iter(self.model.predict(bags, candidates))
+            slots = [self._combined(s, next(outputs)) if isinstance(s, _Pending) else s
+                     for s in slots]
+        return [s for s in slots if isinstance(s, Prediction)]
+
+    @staticmethod
+    def _base(site: Site) -> tuple[str, int, int, str, str, str]:
+        return (site.file, site.line, site.col, site.scope, site.kind.value, site.name)
+
+    def _existing(self, site: Site) -> Prediction:
+        parsed = existing_type(site)
+        existing = str(parsed) if parsed is not None else site.annotation or ""
+        return Prediction(*self._base(site), existing, 1.0, "existing", ((existing, 1.0),),
+                          ("existing_annotation",))
+
+    def _passes(self, confidence: float) -> bool:
+        return self.config.report_all or confidence >= self.config.min_confidence
+
+    def _static(self, site: Site, fact: Fact | None, confidence: float) -> Prediction:
         if fact is None:
-            return Prediction(*base, None, 0.0, "static")
+            return Prediction(*self._base(site), None, 0.0, "static")
         text = str(fact.type)
-        confidence = self.calibration.confidence(calibration_kind(site), fact)
-        passes = config.report_all or confidence >= config.min_confidence
-        return Prediction(*base, text if passes else None, confidence, "static",
-                          ((text, confidence),), fact.rules)
+        return Prediction(*self._base(site), text if self._passes(confidence) else None,
+                          confidence, "static", ((text, confidence),), fact.rules)
+
+    def _combined(self, pending: _Pending, ranked: list[tuple[str, float]]) -> Prediction:
+        """The model's ranking, with the (uncertain) static fact where it is more likely."""
+        fact, confidence = pending.fact, pending.confidence
+        if not ranked or (fact is not None and confidence >= ranked[0][1]):
+            return self._static(pending.site, fact, confidence)
+        text, probability = ranked[0]
+        static_text = str(fact.type) if fact is not None else None
+        source = "combined" if text == static_text else "model"
+        evidence = ("model", *fact.rules) if source == "combined" and fact else ("model",)
+        return Prediction(*self._base(pending.site),
+                          text if self._passes(probability) else None, probability, source,
+                          tuple(ranked), evidence)
 
 
 _worker: _Worker | None = None

@@ -51,6 +51,8 @@ class Config:
     disabled_rules: frozenset[str] = frozenset()
     #: Also report sites that are already annotated (``source: existing``).
     include_existing: bool = True
+    #: Combine the learned model with static inference (False: static facts only).
+    use_model: bool = True
 
     @property
     def rules(self) -> RuleSet:
@@ -65,6 +67,7 @@ _KEYS = {
     "max-file-size": "max_file_bytes",
     "disable-rules": "disabled_rules",
     "include-existing": "include_existing",
+    "use-model": "use_model",
 }
 
 
@@ -98,9 +101,9 @@ def coerce(key: str, value: Any) -> Any:
             names = [value] if isinstance(value, str) else list(value)
             RuleSet.without(names)  # validates the names
             return frozenset(names)
-        if key == "include_existing":
+        if key in ("include_existing", "use_model"):
             if not isinstance(value, bool):
-                raise ConfigError("include-existing must be true or false")
+                raise ConfigError(f"{key.replace('_', '-')} must be true or false")
             return value
     except (TypeError, ValueError) as error:
         raise ConfigError(f"invalid value for {key}: {error}") from None

@@ -1,7 +1,7 @@
 """The training corpus: labelled sites of typed PyPI packages (``typeseer corpus build``).
 
 See ``typeseer.corpus.build`` for the stages and the shard format; the committed lists
-(``packages.txt``, ``holdout.txt``, ``packages.lock``, ``splits/*.txt``) live beside this file.
+(``packages.txt``, ``holdout.txt``, ``lock.txt``, ``splits/*.txt``) live beside this file.
 """
 
 from __future__ import annotations

@@ -5,7 +5,7 @@ nothing, and a rebuild from the same lock gives the same data):
 
 1. **download** the candidates of ``packages.txt`` and the hold-out of ``holdout.txt`` with pip
    (no dependencies, wheels for CPython 3.12 only) into ``CACHE/wheels``; pins from
-   ``packages.lock`` make the requests exact (``download``);
+   ``lock.txt`` make the requests exact (``download``);
 2. **scan** each wheel: keep ``.py`` files under a ``py.typed`` package, drop vendored folders,
    tests and stubs, fingerprint every file (``wheels``); cached in ``OUT/scan/NAME.json``;
 3. **de-duplicate** across packages in a fixed order: hold-out packages first (so no training
@@ -14,7 +14,7 @@ nothing, and a rebuild from the same lock gives the same data):
    Parquet shard per package, ``OUT/sites/NAME.parquet``, with caps on generated code and on
    sites per package (``extract``); a shard is redone only when its inputs changed;
 5. **split** packages into train/valid/test by a seeded hash of the name (``split``) and write
-   ``OUT/splits/*.txt``, ``OUT/packages.lock``, the kept sources of the valid and test
+   ``OUT/splits/*.txt``, ``OUT/lock.txt``, the kept sources of the valid and test
    packages under ``OUT/sources/SPLIT/NAME/`` (for ``typeseer evaluate``) and
    ``OUT/summary.json``.
 
@@ -258,7 +258,7 @@ def _deduplicate(scans: dict[str, WheelScan], corpus: Sequence[str], holdout: Se
 # -- extraction ---------------------------------------------------------------------------
 
 def _schema() -> Any:
-    import pyarrow as pa  # type: ignore[import-untyped]
+    import pyarrow as pa
 
     types: dict[str, Any] = {
         "string": pa.string(), "int32": pa.int32(), "bool": pa.bool_(),
@@ -270,7 +270,7 @@ def _schema() -> Any:
 
 def _write_shard(path: Path, rows: list[dict[str, Any]]) -> None:
     import pyarrow as pa
-    import pyarrow.parquet as pq  # type: ignore[import-untyped]
+    import pyarrow.parquet as pq
 
     table = pa.Table.from_pylist(rows, schema=_schema())
     sink = pa.BufferOutputStream()
@@ -492,7 +492,7 @@ def build_corpus(out_dir: Path, packages_file: Path = DEFAULT_PACKAGES_FILE, job
         key=lambda item: (-item[1], item[0]))[:15]
     locked = [e for n in [*candidates, *holdout] if n in downloads
               and (e := downloads[n].lock_entry()) is not None]
-    write_lock(out_dir / "packages.lock", locked)
+    write_lock(out_dir / "lock.txt", locked)
     for split in export_splits:
         for name in splits.get(split, []):
             record = records[name]
@@ -528,7 +528,7 @@ def add_corpus_parser(subparsers: Any) -> argparse.ArgumentParser:
     build.add_argument("--holdout", type=Path, default=DEFAULT_HOLDOUT_FILE,
                        help="packages never trained on (default: the committed holdout.txt)")
     build.add_argument("--lock", type=Path, default=DEFAULT_LOCK_FILE,
-                       help="pinned versions (default: the committed packages.lock)")
+                       help="pinned versions (default: the committed lock.txt)")
     build.add_argument("--cache", type=Path, default=None,
                        help="wheel cache (default: OUT/cache)")
     build.add_argument("--limit", type=int, default=None, metavar="N",

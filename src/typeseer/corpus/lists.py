@@ -30,7 +30,7 @@ __all__ = [
 DATA_DIR = Path(__file__).resolve().parent
 DEFAULT_PACKAGES_FILE = DATA_DIR / "packages.txt"
 DEFAULT_HOLDOUT_FILE = DATA_DIR / "holdout.txt"
-DEFAULT_LOCK_FILE = DATA_DIR / "packages.lock"
+DEFAULT_LOCK_FILE = DATA_DIR / "lock.txt"
 DEFAULT_SPLITS_DIR = DATA_DIR / "splits"
 
 _SEPARATORS = re.compile(r"[-_.]+")

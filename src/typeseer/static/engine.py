@@ -135,10 +135,12 @@ class StaticEngine:
     """Static inference over one project, with typeshed for everything outside it."""
 
     def __init__(self, project: Project, stubs: Stubs | None = None,
-                 rules: RuleSet | None = None) -> None:
+                 rules: RuleSet | None = None, use_annotations: bool = True) -> None:
         self.project = project
         self.stubs = stubs or Stubs()
         self.rules = rules or RuleSet()
+        #: False reads annotated code as if it were stripped (training data for the model).
+        self.use_annotations = use_annotations
         self._module_of_root: dict[int, str] = {}
         self._returns: dict[int, object] = {}
         self._variables: dict[tuple[int, str], object] = {}
@@ -269,7 +271,8 @@ class StaticEngine:
 
     # -- annotations in project code ---------------------------------------------------------
     def annotation_fact(self, node: ast.expr | None, scope: Scope) -> Fact | None:
-        if node is None or not self.rules.enabled("existing_annotation"):
+        if node is None or not self.use_annotations or not self.rules.enabled(
+                "existing_annotation"):
             return None
         try:
             t = from_ast(node)
@@ -503,7 +506,7 @@ class StaticEngine:
 
     def _attribute_fact(self, cls: Scope, name: str) -> Fact | None:
         declared = [b for b in cls.bindings.get(name, []) if b.annotation is not None]
-        if declared:
+        if declared and self.use_annotations:
             return self.annotation_fact(declared[0].annotation, cls)
         bindings = cls.attr_bindings.get(name, [])
         if not bindings:
@@ -524,7 +527,7 @@ class StaticEngine:
         if not bindings:
             return None, False
         for binding in bindings:
-            if binding.annotation is not None:
+            if binding.annotation is not None and self.use_annotations:
                 return self.annotation_fact(binding.annotation, scope_of(binding)), False
         facts: list[Fact] = []
         deferred = False

@@ -1,0 +1,1 @@
+"""The learned model: features, training data, training (PyTorch) and runtime (NumPy)."""

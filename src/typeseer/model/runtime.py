@@ -1,0 +1,121 @@
+"""Running the shipped model with NumPy: no PyTorch, no pickle, batched.
+
+The model file is a compressed ``.npz`` (model/train.py ``export``) loaded with
+``allow_pickle=False``, so loading it can never execute code.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+from functools import lru_cache
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ..typeexpr import TypeParseError
+from .features import class_features, hash_features
+from .vocab import SLOT, UNKNOWN, fill
+
+__all__ = ["MODEL_FILE", "Model", "load_model"]
+
+MODEL_FILE = "typeseer-model.npz"
+#: Alternatives kept per site.
+TOP_K = 5
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class Model:
+    """The type model's weights and vocabulary."""
+
+    embedding: np.ndarray
+    hidden_w: np.ndarray
+    hidden_b: np.ndarray
+    output_w: np.ndarray
+    output_b: np.ndarray
+    query_w: np.ndarray
+    query_b: np.ndarray
+    vocabulary: list[str]
+    temperature: float
+    meta: dict[str, Any]
+
+    @classmethod
+    def load(cls, path: Path | Any) -> Model:
+        with np.load(path, allow_pickle=False) as data:
+            meta = json.loads(str(data["meta"][0]))
+            return cls(
+                embedding=data["embedding"], hidden_w=data["hidden_w"].astype(np.float32),
+                hidden_b=data["hidden_b"], output_w=data["output_w"].astype(np.float32),
+                output_b=data["output_b"], query_w=data["query_w"].astype(np.float32),
+                query_b=data["query_b"], vocabulary=[str(v) for v in data["vocabulary"]],
+                temperature=float(meta["temperature"]), meta=meta)
+
+    def _bags(self, bags: Sequence[Sequence[int]]) -> np.ndarray:
+        out = np.zeros((len(bags), self.embedding.shape[1]), dtype=np.float32)
+        for row, ids in enumerate(bags):
+            if ids:
+                out[row] = self.embedding[np.asarray(ids)].astype(np.float32).mean(axis=0)
+        return out
+
+    def predict(self, feature_bags: Sequence[Sequence[int]],
+                candidates: Sequence[Sequence[str]]) -> list[list[tuple[str, float]]]:
+        """For each site, the top types with their probability, best first."""
+        if not feature_bags:
+            return []
+        hidden = np.maximum(self._bags(feature_bags) @ self.hidden_w + self.hidden_b, 0.0)
+        logits = (hidden @ self.output_w + self.output_b) / self.temperature
+        logits -= logits.max(axis=1, keepdims=True)
+        probs = np.exp(logits)
+        probs /= probs.sum(axis=1, keepdims=True)
+        queries = hidden @ self.query_w + self.query_b
+        results = []
+        for row in range(len(feature_bags)):
+            results.append(self._distribution(probs[row], queries[row], candidates[row]))
+        return results
+
+    def _distribution(self, probs: np.ndarray, query: np.ndarray,
+                      candidates: Sequence[str]) -> list[tuple[str, float]]:
+        top = np.argsort(-probs)[: TOP_K * 2]
+        class_probs: np.ndarray | None = None
+        merged: dict[str, float] = {}
+        for index in top.tolist():
+            label = self.vocabulary[index]
+            p = float(probs[index])
+            if label == UNKNOWN:
+                continue
+            if SLOT in label:
+                if not candidates:
+                    continue
+                if class_probs is None:
+                    vectors = _class_vectors(self, tuple(candidates))
+                    scores = vectors @ query
+                    scores -= scores.max()
+                    class_probs = np.exp(scores) / np.exp(scores).sum()
+                for position in np.argsort(-class_probs)[:3].tolist():
+                    try:
+                        concrete = fill(label, candidates[position])
+                    except TypeParseError:
+                        continue
+                    merged[concrete] = merged.get(concrete, 0.0) + p * float(
+                        class_probs[position])
+            else:
+                merged[label] = merged.get(label, 0.0) + p
+        return sorted(merged.items(), key=lambda kv: -kv[1])[:TOP_K]
+
+
+@lru_cache(maxsize=4096)
+def _class_vectors(model: Model, names: tuple[str, ...]) -> np.ndarray:
+    return model._bags([hash_features(class_features(n)) for n in names])
+
+
+@lru_cache(maxsize=1)
+def load_model() -> Model | None:
+    """The model shipped in the package, or None when it is missing."""
+    resource = resources.files(__package__).joinpath("data").joinpath(MODEL_FILE)
+    if not resource.is_file():
+        return None
+    with resources.as_file(resource) as path:
+        return Model.load(path)

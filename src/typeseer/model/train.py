@@ -1,0 +1,350 @@
+"""Training the type model with PyTorch (CPU), exporting it for the NumPy runtime.
+
+The architecture was chosen for a 2-core laptop CPU, where it has to train in under 90
+minutes and infer thousands of sites a second. A site's hashed features are averaged in an
+embedding bag (fastText-style), passed through one hidden layer, and scored against two
+outputs:
+
+1. a softmax over the vocabulary: common types, templates over the project's classes, and
+   ``<unknown>``;
+2. for templates, a similarity between a query vector of the site and the embedding of each
+   candidate class's name, softmaxed over the module's candidates (open vocabulary).
+
+Training is reproducible (fixed seeds, deterministic order) and resumable: a checkpoint is
+written after every epoch and picked up on restart. The shipped artefact is a compressed
+``.npz`` of float16 arrays plus the vocabulary, loadable without pickle (model/runtime.py).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import sys
+import time
+from collections import Counter
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from .features import BUCKETS, class_features, hash_features
+from .vocab import UNKNOWN, template_of
+
+__all__ = ["TrainConfig", "load_split", "train"]
+
+
+@dataclass(frozen=True, slots=True)
+class TrainConfig:
+    """Hyper-parameters; the defaults are the shipped model's."""
+
+    dim: int = 64
+    hidden: int = 256
+    vocab_size: int = 3000
+    min_count: int = 3
+    epochs: int = 4
+    batch: int = 1024
+    lr: float = 2e-3
+    embedding_lr: float = 1e-2
+    seed: int = 1234
+    max_rows_per_package: int = 6000
+
+
+@dataclass(slots=True)
+class Split:
+    """One split's rows as flat arrays."""
+
+    feature_ids: np.ndarray  # int32, concatenated
+    offsets: np.ndarray  # int64, row starts
+    labels: list[str]
+    kinds: list[str]
+    candidates: list[list[str]]
+    static_types: list[str | None]
+    static_confidence: np.ndarray
+    packages: list[str]
+
+
+def load_split(directory: Path, max_rows_per_package: int, seed: int) -> Split:
+    """Read a split's Parquet files; packages above the cap are sampled (fixed seed) so that
+    no package dominates (generated SDKs)."""
+    import pyarrow.parquet as pq
+
+    rng = np.random.default_rng(seed)
+    chunks: list[np.ndarray] = []
+    lengths: list[int] = []
+    split = Split(np.zeros(0, np.int32), np.zeros(0, np.int64), [], [], [], [],
+                  np.zeros(0, np.float32), [])
+    confidences: list[float] = []
+    for path in sorted(directory.glob("*.parquet")):
+        table = pq.read_table(path).to_pydict()
+        count = len(table["label"])
+        keep = np.arange(count)
+        if count > max_rows_per_package:
+            keep = np.sort(rng.choice(count, max_rows_per_package, replace=False))
+        for index in keep.tolist():
+            ids = np.asarray(table["features"][index], dtype=np.int32)
+            chunks.append(ids)
+            lengths.append(len(ids))
+            split.labels.append(table["label"][index])
+            split.kinds.append(table["kind"][index])
+            split.candidates.append(table["candidates"][index] or [])
+            split.static_types.append(table["static_type"][index])
+            confidences.append(float(table["static_confidence"][index] or 0.0))
+            split.packages.append(table["package"][index])
+    split.feature_ids = np.concatenate(chunks) if chunks else np.zeros(0, np.int32)
+    split.offsets = np.concatenate([[0], np.cumsum(lengths)[:-1]]).astype(np.int64) \
+        if lengths else np.zeros(0, np.int64)
+    split.static_confidence = np.asarray(confidences, dtype=np.float32)
+    return split
+
+
+@dataclass(slots=True)
+class Targets:
+    """Training targets of a split against a vocabulary."""
+
+    label_index: np.ndarray  # int64
+    #: Per row: candidate class ids (into the class table) and the target's position (-1: none)
+    candidate_ids: list[np.ndarray]
+    candidate_target: np.ndarray
+
+
+def build_vocabulary(split: Split, config: TrainConfig) -> list[str]:
+    counts: Counter[str] = Counter()
+    for label, candidates in zip(split.labels, split.candidates, strict=True):
+        templated = template_of(label, candidates)
+        counts[templated[0] if templated else label] += 1
+    common = [label for label, n in counts.most_common(config.vocab_size - 1)
+              if n >= config.min_count]
+    return [UNKNOWN, *common]
+
+
+class ClassTable:
+    """Candidate class names and their feature ids (shared across splits)."""
+
+    def __init__(self) -> None:
+        self.index: dict[str, int] = {}
+        self.features: list[list[int]] = []
+
+    def id(self, name: str) -> int:
+        found = self.index.get(name)
+        if found is None:
+            found = len(self.features)
+            self.index[name] = found
+            self.features.append(hash_features(class_features(name)))
+        return found
+
+
+def build_targets(split: Split, vocabulary: list[str], classes: ClassTable) -> Targets:
+    position = {label: i for i, label in enumerate(vocabulary)}
+    label_index = np.zeros(len(split.labels), dtype=np.int64)
+    candidate_ids: list[np.ndarray] = []
+    candidate_target = np.full(len(split.labels), -1, dtype=np.int64)
+    for row, (label, candidates) in enumerate(zip(split.labels, split.candidates, strict=True)):
+        templated = template_of(label, candidates)
+        target = templated[0] if templated else label
+        label_index[row] = position.get(target, 0)
+        ids = np.asarray([classes.id(c) for c in candidates], dtype=np.int64)
+        candidate_ids.append(ids)
+        if templated is not None and target in position:
+            candidate_target[row] = candidates.index(templated[1])
+    return Targets(label_index, candidate_ids, candidate_target)
+
+
+def _model(config: TrainConfig, vocab_size: int) -> Any:
+    import torch
+    from torch import nn
+
+    class TypeModel(nn.Module):  # type: ignore[misc]
+        def __init__(self) -> None:
+            super().__init__()
+            self.embedding = nn.EmbeddingBag(BUCKETS, config.dim, mode="mean", sparse=True)
+            self.hidden = nn.Linear(config.dim, config.hidden)
+            self.output = nn.Linear(config.hidden, vocab_size)
+            self.query = nn.Linear(config.hidden, config.dim)
+            nn.init.normal_(self.embedding.weight, 0.0, 0.1)
+
+        def encode(self, ids: torch.Tensor, offsets: torch.Tensor) -> torch.Tensor:
+            return torch.relu(self.hidden(self.embedding(ids, offsets)))
+
+    return TypeModel()
+
+
+def _batch_inputs(split: Split, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    ends = np.append(split.offsets[1:], len(split.feature_ids))
+    pieces = [split.feature_ids[split.offsets[r]:ends[r]] for r in rows]
+    lengths = [len(p) for p in pieces]
+    offsets = np.concatenate([[0], np.cumsum(lengths)[:-1]]).astype(np.int64)
+    return np.concatenate(pieces).astype(np.int64), offsets
+
+
+def _candidate_loss(model: Any, hidden: Any, rows: np.ndarray, targets: Targets,
+                    classes: ClassTable) -> Any:
+    import torch
+
+    chosen = [i for i, r in enumerate(rows) if targets.candidate_target[r] >= 0]
+    if not chosen:
+        return None
+    candidate_lists = [targets.candidate_ids[rows[i]] for i in chosen]
+    width = max(len(c) for c in candidate_lists)
+    needed = sorted({int(c) for ids in candidate_lists for c in ids})
+    where = {c: j for j, c in enumerate(needed)}
+    feature_lists = [classes.features[c] for c in needed]
+    flat = torch.tensor([f for fs in feature_lists for f in fs], dtype=torch.long)
+    lengths = [len(fs) for fs in feature_lists]
+    offsets = torch.tensor(np.concatenate([[0], np.cumsum(lengths)[:-1]]), dtype=torch.long)
+    class_vectors = model.embedding(flat, offsets)  # [classes, dim]
+    index = torch.zeros(len(chosen), width, dtype=torch.long)
+    mask = torch.zeros(len(chosen), width, dtype=torch.bool)
+    for i, ids in enumerate(candidate_lists):
+        index[i, :len(ids)] = torch.tensor([where[int(c)] for c in ids])
+        mask[i, :len(ids)] = True
+    queries = model.query(hidden[chosen])  # [n, dim]
+    scores = torch.einsum("nd,nwd->nw", queries, class_vectors[index])
+    scores = scores.masked_fill(~mask, -1e9)
+    target = torch.tensor([targets.candidate_target[rows[i]] for i in chosen])
+    return torch.nn.functional.cross_entropy(scores, target)
+
+
+def _evaluate(model: Any, split: Split, targets: Targets, limit: int = 20000) -> float:
+    import torch
+
+    rows = np.arange(min(len(split.labels), limit))
+    correct = 0
+    with torch.no_grad():
+        for start in range(0, len(rows), 4096):
+            part = rows[start:start + 4096]
+            ids, offsets = _batch_inputs(split, part)
+            hidden = model.encode(torch.from_numpy(ids), torch.from_numpy(offsets))
+            predicted = model.output(hidden).argmax(dim=1).numpy()
+            correct += int((predicted == targets.label_index[part]).sum())
+    return correct / max(len(rows), 1)
+
+
+def fit_temperature(logits: np.ndarray, labels: np.ndarray) -> float:
+    """The temperature minimising the validation negative log-likelihood (grid, then refine)."""
+    def nll(temperature: float) -> float:
+        scaled = logits / temperature
+        scaled = scaled - scaled.max(axis=1, keepdims=True)
+        log_probs = scaled - np.log(np.exp(scaled).sum(axis=1, keepdims=True))
+        return float(-log_probs[np.arange(len(labels)), labels].mean())
+
+    grid = [0.5 + 0.05 * i for i in range(50)]
+    best = min(grid, key=nll)
+    for step in (0.02, 0.005):
+        best = min((best + step * k for k in range(-4, 5) if best + step * k > 0.05), key=nll)
+    return best
+
+
+def train(data_dir: Path, out_file: Path, checkpoint_dir: Path,
+          config: TrainConfig | None = None,
+          log: Callable[[str], None] = lambda m: print(m, file=sys.stderr)) -> dict[str, Any]:
+    """Train on ``data_dir/train``, calibrate on ``data_dir/valid``, write ``out_file``."""
+    import torch
+
+    config = config or TrainConfig()
+    torch.manual_seed(config.seed)
+    torch.set_num_threads(max(1, torch.get_num_threads()))
+    started = time.perf_counter()
+    log("loading training data")
+    train_split = load_split(data_dir / "train", config.max_rows_per_package, config.seed)
+    valid_split = load_split(data_dir / "valid", config.max_rows_per_package, config.seed)
+    vocabulary = build_vocabulary(train_split, config)
+    classes = ClassTable()
+    train_targets = build_targets(train_split, vocabulary, classes)
+    valid_targets = build_targets(valid_split, vocabulary, classes)
+    log(f"{len(train_split.labels)} training rows, {len(valid_split.labels)} validation rows, "
+        f"{len(vocabulary)} labels ({time.perf_counter() - started:.0f} s)")
+
+    model = _model(config, len(vocabulary))
+    dense = [p for n, p in model.named_parameters() if not n.startswith("embedding")]
+    optimiser = torch.optim.Adam(dense, lr=config.lr)
+    sparse = torch.optim.SparseAdam(list(model.embedding.parameters()), lr=config.embedding_lr)
+    checkpoint = checkpoint_dir / "checkpoint.pt"
+    first_epoch = 0
+    if checkpoint.exists():
+        state = torch.load(checkpoint, weights_only=True)
+        if state.get("vocab_size") == len(vocabulary):
+            model.load_state_dict(state["model"])
+            optimiser.load_state_dict(state["dense"])
+            sparse.load_state_dict(state["sparse"])
+            first_epoch = int(state["epoch"]) + 1
+            log(f"resuming after epoch {first_epoch}")
+    rng = np.random.default_rng(config.seed)
+    orders = [rng.permutation(len(train_split.labels)) for _ in range(config.epochs)]
+    for epoch in range(first_epoch, config.epochs):
+        model.train()
+        order = orders[epoch]
+        steps = math.ceil(len(order) / config.batch)
+        total = 0.0
+        for step in range(steps):
+            rows = order[step * config.batch:(step + 1) * config.batch]
+            ids, offsets = _batch_inputs(train_split, rows)
+            hidden = model.encode(torch.from_numpy(ids), torch.from_numpy(offsets))
+            loss = torch.nn.functional.cross_entropy(
+                model.output(hidden), torch.from_numpy(train_targets.label_index[rows]))
+            extra = _candidate_loss(model, hidden, rows, train_targets, classes)
+            if extra is not None:
+                loss = loss + extra
+            optimiser.zero_grad()
+            sparse.zero_grad()
+            loss.backward()
+            optimiser.step()
+            sparse.step()
+            total += float(loss)
+            if step % 200 == 0:
+                log(f"epoch {epoch + 1}/{config.epochs} step {step}/{steps} "
+                    f"loss {total / (step + 1):.3f} ({time.perf_counter() - started:.0f} s)")
+        model.eval()
+        accuracy = _evaluate(model, valid_split, valid_targets)
+        log(f"epoch {epoch + 1}: validation label accuracy {accuracy:.3f}")
+        checkpoint_dir.mkdir(parents=True, exist_ok=True)
+        torch.save({"model": model.state_dict(), "dense": optimiser.state_dict(),
+                    "sparse": sparse.state_dict(), "epoch": epoch,
+                    "vocab_size": len(vocabulary)}, checkpoint_dir / "checkpoint.tmp")
+        (checkpoint_dir / "checkpoint.tmp").replace(checkpoint)
+
+    temperature = _calibrate(model, valid_split, valid_targets)
+    log(f"temperature {temperature:.3f}")
+    export(model, vocabulary, temperature, config, out_file)
+    seconds = time.perf_counter() - started
+    summary = {"rows": len(train_split.labels), "valid_rows": len(valid_split.labels),
+               "labels": len(vocabulary), "temperature": temperature, "seconds": seconds,
+               "config": asdict(config)}
+    log(json.dumps(summary))
+    return summary
+
+
+def _calibrate(model: Any, split: Split, targets: Targets) -> float:
+    import torch
+
+    chunks = []
+    with torch.no_grad():
+        for start in range(0, len(split.labels), 4096):
+            rows = np.arange(start, min(start + 4096, len(split.labels)))
+            ids, offsets = _batch_inputs(split, rows)
+            hidden = model.encode(torch.from_numpy(ids), torch.from_numpy(offsets))
+            chunks.append(model.output(hidden).numpy())
+    return fit_temperature(np.concatenate(chunks), targets.label_index)
+
+
+def export(model: Any, vocabulary: Sequence[str], temperature: float, config: TrainConfig,
+           out_file: Path) -> None:
+    """Write the runtime artefact: float16 weights, the vocabulary, and metadata (no pickle)."""
+    state = {name: tensor.detach().numpy() for name, tensor in model.state_dict().items()}
+    arrays = {
+        "embedding": state["embedding.weight"].astype(np.float16),
+        "hidden_w": state["hidden.weight"].T.astype(np.float16),
+        "hidden_b": state["hidden.bias"].astype(np.float32),
+        "output_w": state["output.weight"].T.astype(np.float16),
+        "output_b": state["output.bias"].astype(np.float32),
+        "query_w": state["query.weight"].T.astype(np.float16),
+        "query_b": state["query.bias"].astype(np.float32),
+        "vocabulary": np.asarray(list(vocabulary), dtype=np.str_),
+        "meta": np.asarray([json.dumps({"temperature": temperature, "buckets": BUCKETS,
+                                        "config": asdict(config), "format": 1})], dtype=np.str_),
+    }
+    out_file.parent.mkdir(parents=True, exist_ok=True)
+    temp = out_file.with_name(out_file.name + ".tmp.npz")
+    np.savez_compressed(temp, **arrays)
+    temp.replace(out_file)
