@@ -88,7 +88,27 @@ def _build_parser(stdout: TextIO) -> _Parser:
     from .corpus.build import add_corpus_parser
 
     add_corpus_parser(commands)
+    _add_train_parser(commands)
     return parser
+
+
+def _add_train_parser(commands: argparse._SubParsersAction[_Parser]) -> None:
+    train_cmd = commands.add_parser(
+        "train", help="train the type model on a featurised corpus (needs the [train] extra)",
+        description="Featurise the corpus (resumable), train the model with PyTorch on the CPU "
+                    "(checkpoint after each epoch, resumed on restart), calibrate it on the "
+                    "validation split and write the model file.")
+    train_cmd.add_argument("--corpus", default="data/corpus", metavar="DIR",
+                           help="corpus built by `typeseer corpus build` (default: %(default)s)")
+    train_cmd.add_argument("--data", default="data/dataset", metavar="DIR",
+                           help="where featurised rows are kept (default: %(default)s)")
+    train_cmd.add_argument("--out", default="src/typeseer/model/data/typeseer-model.npz",
+                           metavar="FILE", help="model file to write (default: %(default)s)")
+    train_cmd.add_argument("--checkpoints", default="data/checkpoints", metavar="DIR")
+    train_cmd.add_argument("--epochs", type=int, default=None)
+    train_cmd.add_argument("--jobs", type=int, default=2, help="featurising processes")
+    train_cmd.add_argument("--skip-featurise", action="store_true",
+                           help="train on the rows already in --data")
 
 
 def _add_evaluate_parser(commands: argparse._SubParsersAction[_Parser]) -> None:
@@ -233,6 +253,35 @@ def _run_evaluate(args: argparse.Namespace, stdout: TextIO, stderr: TextIO) -> i
     return EXIT_OK
 
 
+def _run_train(args: argparse.Namespace, stderr: TextIO) -> int:
+    try:
+        import torch  # noqa: F401
+    except ImportError:
+        stderr.write("typeseer train: PyTorch is not installed; "
+                     "install the extra: pip install 'typeseer[train]'\n")
+        return EXIT_USAGE
+    from dataclasses import replace
+
+    from .model.dataset import build_dataset, read_splits
+    from .model.train import TrainConfig, train
+
+    def log(message: str) -> None:
+        stderr.write(message + "\n")
+
+    corpus, data = Path(args.corpus), Path(args.data)
+    if not args.skip_featurise:
+        if not (corpus / "splits").is_dir():
+            stderr.write(f"typeseer train: no corpus at {corpus} (run `typeseer corpus build`)\n")
+            return EXIT_USAGE
+        summary = build_dataset(corpus, data, read_splits(corpus / "splits"), jobs=args.jobs,
+                                progress=log)
+        if summary.failed:
+            stderr.write(f"typeseer train: {len(summary.failed)} packages failed to featurise\n")
+    config = TrainConfig() if args.epochs is None else replace(TrainConfig(), epochs=args.epochs)
+    train(data, Path(args.out), Path(args.checkpoints), config, log=log)
+    return EXIT_OK
+
+
 def _run_rules(stdout: TextIO) -> int:
     width = max(len(name) for name in RULES)
     for rule in RULES.values():
@@ -254,6 +303,8 @@ def main(argv: Sequence[str] | None = None, stdout: TextIO | None = None,
             return _run_rules(stdout)
         if args.command == "evaluate":
             return _run_evaluate(args, stdout, stderr)
+        if args.command == "train":
+            return _run_train(args, stderr)
         if args.command == "corpus":
             from .corpus.build import run_corpus_command
 

@@ -20,6 +20,7 @@ import shutil
 import sys
 import tempfile
 import zipfile
+import zlib
 from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
@@ -34,7 +35,10 @@ from ..static.calibration import calibration_kind, load_calibration
 from ..typeexpr import ANY
 from .features import candidate_classes, hash_features, site_features
 
-__all__ = ["DatasetSummary", "build_dataset", "featurise_project"]
+__all__ = ["DatasetSummary", "build_dataset", "featurise_project", "read_splits"]
+
+#: Files featurised per package at most.
+MAX_FILES = 120
 
 
 @dataclass(slots=True)
@@ -91,6 +95,11 @@ def _kept_members(corpus: Path, package: str) -> tuple[Path, list[str]] | None:
         return None
     wheel = corpus / "cache" / "wheels" / wheel_name
     members = [f["member"] for f in record.get("files", []) if "member" in f]
+    if len(members) > MAX_FILES:
+        # Large packages are sampled (fixed, by a hash of the path): the training loader keeps a
+        # few thousand rows per package anyway, and featurising all of homeassistant would take
+        # as long as the rest of the corpus.
+        members = sorted(members, key=lambda m: zlib.crc32(m.encode()))[:MAX_FILES]
     return wheel, members
 
 
@@ -165,15 +174,20 @@ def build_dataset(corpus: Path, out: Path, splits: dict[str, list[str]], jobs: i
     return summary
 
 
+def read_splits(split_dir: Path) -> dict[str, list[str]]:
+    """Split name -> packages, from ``{valid,train,test}.txt`` (valid first: training needs it
+    before the end)."""
+    return {name: [line.strip() for line in (split_dir / f"{name}.txt").read_text().splitlines()
+                   if line.strip() and not line.startswith("#")]
+            for name in ("valid", "train", "test")}
+
+
 def main(argv: list[str] | None = None) -> int:
     """``python -m typeseer.model.dataset CORPUS OUT``: featurise the corpus splits (the split
     lists are read from ``CORPUS/splits``)."""
     args = sys.argv[1:] if argv is None else argv
     corpus, out = Path(args[0]), Path(args[1])
-    split_dir = corpus / "splits"
-    splits = {name: [line.strip() for line in (split_dir / f"{name}.txt").read_text().splitlines()
-                     if line.strip() and not line.startswith("#")]
-              for name in ("valid", "train", "test")}  # valid first: training needs it
+    splits = read_splits(corpus / "splits")
     summary = build_dataset(corpus, out, splits, progress=lambda m: print(m, file=sys.stderr))
     print(json.dumps({"packages": summary.packages, "rows": summary.rows,
                       "skipped": summary.skipped, "failed": summary.failed}, indent=1))
