@@ -20,11 +20,15 @@ from ..typeexpr import TypeParseError
 from .features import class_features, hash_features
 from .vocab import SLOT, UNKNOWN, fill
 
-__all__ = ["MODEL_FILE", "Model", "load_model"]
+__all__ = ["MODEL_FILE", "Model", "ModelFileError", "load_model"]
 
 MODEL_FILE = "typeseer-model.npz"
 #: Alternatives kept per site.
 TOP_K = 5
+
+
+class ModelFileError(ValueError):
+    """The model file is missing parts, damaged, or holds pickled objects."""
 
 
 @dataclass(frozen=True, slots=True, eq=False)
@@ -44,6 +48,14 @@ class Model:
 
     @classmethod
     def load(cls, path: Path | Any) -> Model:
+        """Load a model file; raises ModelFileError with the reason when it is not one."""
+        try:
+            return cls._load(path)
+        except (OSError, KeyError, ValueError, IndexError) as error:
+            raise ModelFileError(f"{path}: not a typeseer model file ({error})") from None
+
+    @classmethod
+    def _load(cls, path: Path | Any) -> Model:
         with np.load(path, allow_pickle=False) as data:
             meta = json.loads(str(data["meta"][0]))
             return cls(
