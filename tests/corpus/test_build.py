@@ -337,7 +337,7 @@ def test_build_end_to_end(tmp_path: Path, index: dict[str, Path]) -> None:
     assert sum(summary.sites_by_kind.values()) == summary.sites_kept
     assert summary.top_type_share["500"] == 1.0
     # Lists and records.
-    lock = read_lock(out / "packages.lock")
+    lock = read_lock(out / "lock.txt")
     assert sorted(lock) == ["alpha", "beta-pkg", "heldout", "untyped"]
     assert lock["alpha"].version == "1.0"
     splits = {s: read_names(out / "splits" / f"{s}.txt") for s in ("train", "valid", "test")}
@@ -378,7 +378,7 @@ def test_interrupted_extraction_is_finished(tmp_path: Path, index: dict[str, Pat
 def test_lock_pins_requests(tmp_path: Path, index: dict[str, Path]) -> None:
     pip = FakePip(index)
     run_build(tmp_path, pip, ["alpha"])
-    lock = tmp_path / "out" / "packages.lock"
+    lock = tmp_path / "out" / "lock.txt"
     pip2 = FakePip(index)
     (tmp_path / "again").mkdir()
     summary = run_build(tmp_path / "again", pip2, ["alpha"], lock_file=lock)
