@@ -83,7 +83,7 @@ def train_ranking(corpus: Path) -> list[str] | None:
     if not shards:
         return None
     try:
-        import pyarrow.parquet as pq  # type: ignore[import-untyped]
+        import pyarrow.parquet as pq  # type: ignore[import-untyped,unused-ignore]
     except ImportError:
         return None
     raw: Counter[str] = Counter()
@@ -106,13 +106,13 @@ def _percent(value: float | None) -> str:
 
 
 _HEADER = ["package", "files", "lines", "sites", "top1", "top1~", "top1 noNone", "basic",
-           "user-def", "coverage", "precision", "ECE", "sites/s"]
+           "user-def", "coverage", "precision", "ECE", "ECE top1", "sites/s"]
 
 
 def _row(name: str, result: EvaluationResult) -> list[str]:
     report, timings = result.report, result.timings
     categories = report.by_category
-    ece = report.calibration.ece
+    ece, ece_top1 = report.calibration.ece, result.calibration_top1.ece
     rate = timings.sites_per_second
     return [name, str(timings.files), str(timings.lines), str(report.total.sites),
             _percent(report.total.top1_exact_rate), _percent(report.total.top1_parametric_rate),
@@ -120,7 +120,8 @@ def _row(name: str, result: EvaluationResult) -> list[str]:
             _percent(categories.get("basic", Counts()).top1_exact_rate),
             _percent(categories.get("user-defined", Counts()).top1_exact_rate),
             _percent(report.total.coverage), _percent(report.total.precision),
-            "-" if ece is None else f"{ece:.3f}", "-" if rate is None else f"{rate:.0f}"]
+            "-" if ece is None else f"{ece:.3f}",
+            "-" if ece_top1 is None else f"{ece_top1:.3f}", "-" if rate is None else f"{rate:.0f}"]
 
 
 def render_packages(results: dict[str, EvaluationResult],
@@ -175,6 +176,9 @@ def main(argv: list[str] | None = None) -> int:
                              "train split labels when available)")
     parser.add_argument("--jobs", type=int, default=1, metavar="N",
                         help="worker processes of each infer run (default: %(default)s)")
+    parser.add_argument("--strip-jobs", type=int, default=os.cpu_count() or 1, metavar="N",
+                        help="processes stripping each package (no figure depends on it; "
+                             "default: %(default)s)")
     parser.add_argument("--output", type=Path, default=DEFAULT_OUTPUT,
                         help="results JSON (default: %(default)s)")
     parser.add_argument("--full", action="store_true",
@@ -217,7 +221,8 @@ def main(argv: list[str] | None = None) -> int:
             print(failures[name], file=sys.stderr)
             continue
         try:
-            result = results[name] = evaluate([path], config, type_sets=type_sets)
+            result = results[name] = evaluate([path], config, type_sets=type_sets,
+                                              strip_jobs=args.strip_jobs)
         except NothingToEvaluate as error:
             skipped[name] = str(error)
             print(f"skipped: {error}", file=sys.stderr)
@@ -236,7 +241,8 @@ def main(argv: list[str] | None = None) -> int:
     overall = merge_results(list(results.values())) if results else None
     print(f"threshold {args.min_confidence:g}; top1 = forced top-1 exact over all sites, '~' "
           "up to parametric; noNone = without '-> None' returns; basic/user-def = top1 in "
-          "those categories; coverage/precision at the threshold")
+          "those categories; coverage/precision/ECE at the threshold; ECE top1 over every "
+          "forced top-1 type")
     print(render_packages(results, overall))
     if overall is not None:
         print()
@@ -251,6 +257,7 @@ def main(argv: list[str] | None = None) -> int:
         "split_list": list_source,
         "min_confidence": args.min_confidence,
         "jobs": args.jobs,
+        "strip_jobs": args.strip_jobs,
         "top_types": {"source": top_source, "ranked": len(ranking or ()),
                       "top_20": (ranking or [])[:20]},
         "packages_listed": len(names),

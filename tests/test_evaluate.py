@@ -142,6 +142,18 @@ def test_scores(result: EvaluationResult) -> None:
     assert 0 < report.total.given < report.total.top1_exact
 
 
+def test_forced_top1_calibration(result: EvaluationResult) -> None:
+    truth = {site.key: str(site.type) for site in result.truth.sites}
+    pairs = [(p.confidence, p.top1 == truth[p.key]) for p in result.predictions
+             if p.key in truth and p.top1 is not None]
+    # every scored site but g's x and return, Box.__init__'s size and self.size
+    assert len(pairs) == 7
+    calibration = result.calibration_top1
+    assert calibration.count == 7
+    assert calibration.ece == pytest.approx(expected_calibration_error(pairs).ece)
+    assert "forced top-1: ECE" in render_result(result)
+
+
 def test_the_stripped_copy_gives_nothing_away(result: EvaluationResult) -> None:
     assert {p.source for p in result.predictions} == {"static"}
     assert result.stripped_files == 2
@@ -203,6 +215,19 @@ def test_single_file_and_several_paths(project: Path, tmp_path: Path) -> None:
     assert both.report.total.top1_exact == 7
 
 
+def test_stripping_in_processes(project: Path) -> None:
+    for number in range(20):
+        (project / "pkg" / f"m{number}.py").write_text(
+            f"def k{number}(x: int = {number}) -> str:\n    return str(x)\n")
+    (project / "pkg" / "broken.py").write_text("def k(x: int) -> int\n    return 1\n")
+    alone, pooled = evaluate([project], strip_jobs=1), evaluate([project], strip_jobs=2)
+    assert pooled.stripped_files == alone.stripped_files == 22
+    assert pooled.strip_failures == alone.strip_failures
+    assert [p.key for p in pooled.predictions] == [p.key for p in alone.predictions]
+    assert pooled.report == alone.report
+    assert pooled.report.total.sites == 11 + 40
+
+
 def test_unstrippable_file_left_out(project: Path) -> None:
     (project / "pkg" / "broken.py").write_text("def k(x: int) -> int\n    return 1\n")
     result = evaluate([project])
@@ -262,6 +287,8 @@ def test_merge(project: Path, tmp_path: Path) -> None:
     assert report.by_kind["param"].sites == 4
     assert report.by_category["user-defined"].sites == 1
     assert merged.timings.sites == first.timings.sites + second.timings.sites
+    assert merged.calibration_top1.count == (first.calibration_top1.count
+                                             + second.calibration_top1.count)
     pairs = [(p.confidence, p.type is not None and p.type == t)
              for result in (first, second) for p in result.predictions
              if p.type is not None and p.confidence >= 0.5
@@ -285,6 +312,7 @@ def test_result_to_dict_is_json(result: EvaluationResult) -> None:
     assert data["ground_truth"]["scored"] == 11
     assert data["speed"]["sites"] == 13
     assert data["report"]["total"]["sites"] == 11
+    assert data["calibration_top1"]["count"] == 7
 
 
 # -- the command line -------------------------------------------------------------------------

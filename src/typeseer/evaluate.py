@@ -30,6 +30,7 @@ import tempfile
 import time
 import tokenize
 from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 
@@ -42,7 +43,9 @@ from .scoring import (
     GroundTruth,
     PredictionRecord,
     Report,
+    TruthSite,
     collect_ground_truth,
+    expected_calibration_error,
     render_table,
     report_to_dict,
     score,
@@ -133,6 +136,10 @@ class EvaluationResult:
     type_sets: tuple[str, ...] = ()
     #: The predictions scored (forced top-1), as scoring reads them.
     predictions: list[PredictionRecord] = field(default_factory=list)
+    #: Calibration of the forced top-1 type of every scored site that has one, whatever its
+    #: confidence (the report's calibration covers the types given at the threshold only).
+    calibration_top1: Calibration = field(
+        default_factory=lambda: expected_calibration_error(()))
 
     @property
     def threshold(self) -> float:
@@ -186,14 +193,14 @@ def _encoding_of(data: bytes) -> str:
     return encoding
 
 
-def _strip_file(source: SourceFile, max_bytes: int) -> bytes:
-    """The stripped bytes of ``source``, in its own encoding."""
+def _strip_file(path: Path, max_bytes: int) -> bytes:
+    """The stripped bytes of the file at ``path``, in its own encoding."""
     try:
-        size = source.path.stat().st_size
+        size = path.stat().st_size
         if size > max_bytes:
             raise UnreadableSource(f"file is {size / 1e6:.1f} MB, above the "
                                    f"{max_bytes / 1e6:.1f} MB limit, skipped")
-        data = source.path.read_bytes()
+        data = path.read_bytes()
     except OSError as error:
         raise UnreadableSource(f"cannot read: {error.strerror or error}") from None
     if b"\0" in data:
@@ -207,6 +214,16 @@ def _strip_file(source: SourceFile, max_bytes: int) -> bytes:
     return data if stripped == text else stripped.encode(encoding)
 
 
+def _strip_task(task: tuple[str, int]) -> bytes | str:
+    """Stripped bytes, or the reason the file cannot be stripped (for a worker process)."""
+    try:
+        return _strip_file(Path(task[0]), task[1])
+    except (StripError, UnreadableSource) as error:
+        return str(error)
+    except RecursionError:
+        return "too deeply nested to strip"
+
+
 @dataclass(slots=True)
 class _Copy:
     """The stripped copy: the paths to run ``infer`` on, and what was written."""
@@ -216,9 +233,12 @@ class _Copy:
     failures: list[tuple[str, str]] = field(default_factory=list)
 
 
-def _strip_copy(paths: Sequence[str | Path], target: Path, config: Config) -> _Copy:
-    """Strip the files under each path into ``target/<index>/``, keeping relative paths."""
+def _strip_copy(paths: Sequence[str | Path], target: Path, config: Config,
+                jobs: int) -> _Copy:
+    """Strip the files under each path into ``target/<index>/``, keeping relative paths;
+    ``jobs`` processes strip (1: in this process)."""
     copy = _Copy()
+    planned: list[tuple[SourceFile, Path]] = []
     for index, raw in enumerate(paths):
         path = Path(raw)
         files, _ = discover([path], config.exclude)
@@ -228,16 +248,26 @@ def _strip_copy(paths: Sequence[str | Path], target: Path, config: Config) -> _C
         root = base / "root" if path.is_dir() else base / path.name
         copy.paths.append(root)
         base.mkdir(parents=True, exist_ok=True)
-        for source in files:
-            try:
-                data = _strip_file(source, config.max_file_bytes)
-            except (StripError, UnreadableSource) as error:
-                copy.failures.append((source.relpath, str(error)))
-                continue
-            destination = root / source.relpath if path.is_dir() else root
-            destination.parent.mkdir(parents=True, exist_ok=True)
-            destination.write_bytes(data)
-            copy.written.append(destination)
+        planned.extend((source, root / source.relpath if path.is_dir() else root)
+                       for source in files)
+    tasks = [(str(source.path), config.max_file_bytes) for source, _ in planned]
+    jobs = min(jobs, max(1, len(tasks) // 8))
+    if jobs <= 1:
+        outputs: Iterable[bytes | str] = map(_strip_task, tasks)
+        return _write_copy(copy, planned, outputs)
+    with ProcessPoolExecutor(jobs) as pool:
+        return _write_copy(copy, planned, pool.map(_strip_task, tasks, chunksize=8))
+
+
+def _write_copy(copy: _Copy, planned: Sequence[tuple[SourceFile, Path]],
+                outputs: Iterable[bytes | str]) -> _Copy:
+    for (source, destination), output in zip(planned, outputs, strict=True):
+        if isinstance(output, str):
+            copy.failures.append((source.relpath, output))
+            continue
+        destination.parent.mkdir(parents=True, exist_ok=True)
+        destination.write_bytes(output)
+        copy.written.append(destination)
     return copy
 
 
@@ -256,14 +286,38 @@ def _record(prediction: Prediction) -> PredictionRecord:
         prediction.type, prediction.confidence, prediction.source, prediction.alternatives)
 
 
+def _forced_calibration(truth: Iterable[TruthSite],
+                        records: Iterable[PredictionRecord]) -> Calibration:
+    """Calibration of (confidence, exact) over the scored sites with a forced top-1 type."""
+    by_key: dict[SiteKey, PredictionRecord] = {}
+    for record in records:
+        by_key.setdefault(record.key, record)
+    pairs: list[tuple[float, bool]] = []
+    seen: set[SiteKey] = set()
+    for site in truth:
+        found = by_key.get(site.key)
+        if site.key in seen or found is None or found.top1 is None:
+            continue
+        seen.add(site.key)
+        try:
+            predicted = unqualified(parse_type(found.top1))
+        except (TypeParseError, RecursionError):
+            predicted = None
+        pairs.append((found.confidence, predicted is not None and predicted == site.type))
+    return expected_calibration_error(pairs)
+
+
 def evaluate(paths: Sequence[str | Path], config: Config | None = None, *,
              threshold: float | None = None,
              type_sets: Mapping[str, Collection[str]] | None = None,
-             progress: Callable[[int, int], None] | None = None) -> EvaluationResult:
+             progress: Callable[[int, int], None] | None = None,
+             strip_jobs: int | None = None) -> EvaluationResult:
     """Evaluate inference on the annotated code under ``paths`` (see the module docstring).
 
     ``threshold`` defaults to ``config.min_confidence``; ``type_sets`` names extra categories
-    (``top_type_sets(read_top_types(FILE))``); ``progress(done, total)`` is passed to ``infer``.
+    (``top_type_sets(read_top_types(FILE))``); ``progress(done, total)`` is passed to ``infer``;
+    ``strip_jobs`` processes strip the copy (default ``config.jobs``; 0: one per CPU), which
+    changes no figure but the evaluation's own time.
     Raises EvaluationError when a path does not exist, NothingToEvaluate when no annotated site
     can be scored. Temporary files are removed.
     """
@@ -289,7 +343,8 @@ def evaluate(paths: Sequence[str | Path], config: Config | None = None, *,
                          min_confidence=threshold)
     with tempfile.TemporaryDirectory(prefix="typeseer-evaluate-") as temp:
         strip_started = time.perf_counter()
-        copy = _strip_copy(paths, Path(temp), config)
+        jobs = config.jobs if strip_jobs is None else strip_jobs
+        copy = _strip_copy(paths, Path(temp), config, jobs or os.cpu_count() or 1)
         strip_seconds = time.perf_counter() - strip_started
         if copy.failures:
             left_out = {file for file, _ in copy.failures}
@@ -304,7 +359,8 @@ def evaluate(paths: Sequence[str | Path], config: Config | None = None, *,
                       truth_seconds=truth_seconds, strip_seconds=strip_seconds,
                       total_seconds=time.perf_counter() - started)
     return EvaluationResult(report, truth, timings, len(copy.written), copy.failures,
-                            result.diagnostics, tuple(type_sets or ()), records)
+                            result.diagnostics, tuple(type_sets or ()), records,
+                            _forced_calibration(truth.sites, records))
 
 
 def _nothing_message(paths: Sequence[str | Path], truth: GroundTruth) -> str:
@@ -401,7 +457,9 @@ def merge_results(results: Sequence[EvaluationResult]) -> EvaluationResult:
         timings = timings + result.timings
     return EvaluationResult(merge_reports([r.report for r in results]), truth, timings,
                             sum(r.stripped_files for r in results),
-                            type_sets=results[0].type_sets)
+                            type_sets=results[0].type_sets,
+                            calibration_top1=_merge_calibration(
+                                [r.calibration_top1 for r in results]))
 
 
 # -- output -----------------------------------------------------------------------------------
@@ -421,6 +479,13 @@ def _timings_dict(timings: Timings) -> dict[str, object]:
     }
 
 
+def _calibration_dict(calibration: Calibration) -> dict[str, object]:
+    return {"ece": calibration.ece, "count": calibration.count,
+            "bins": [{"lower": b.lower, "upper": b.upper, "count": b.count,
+                      "mean_confidence": b.mean_confidence, "accuracy": b.accuracy}
+                     for b in calibration.bins]}
+
+
 def result_to_dict(result: EvaluationResult) -> dict[str, object]:
     """The result as plain JSON-able data."""
     truth = result.truth
@@ -437,6 +502,7 @@ def result_to_dict(result: EvaluationResult) -> dict[str, object]:
         "type_sets": list(result.type_sets),
         "speed": _timings_dict(result.timings),
         "report": report_to_dict(result.report),
+        "calibration_top1": _calibration_dict(result.calibration_top1),
         "diagnostics": [{"file": d.file, "severity": d.severity.value, "message": d.message}
                         for d in result.diagnostics],
     }
@@ -463,6 +529,9 @@ def render_result(result: EvaluationResult, title: str = "") -> str:
              f"{_rate(timings.lines_per_second, 'lines/s')}; "
              f"{'-' if ratio is None else f'{ratio:.1f}x'} ast.parse "
              f"({timings.parse_seconds:.2f} s)")
+    forced = result.calibration_top1
+    calibration = (f"forced top-1: ECE {'-' if forced.ece is None else f'{forced.ece:.3f}'} "
+                   f"over {forced.count} sites with a top-1 type (all confidences)")
     lines = [title] if title else []
-    lines.extend([head, render_table(result.report), speed])
+    lines.extend([head, render_table(result.report), calibration, speed])
     return "\n".join(lines)
