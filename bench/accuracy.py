@@ -176,6 +176,8 @@ def main(argv: list[str] | None = None) -> int:
                              "train split labels when available)")
     parser.add_argument("--jobs", type=int, default=1, metavar="N",
                         help="worker processes of each infer run (default: %(default)s)")
+    parser.add_argument("--no-model", action="store_false", dest="use_model",
+                        help="static inference only, without the learned model")
     parser.add_argument("--strip-jobs", type=int, default=os.cpu_count() or 1, metavar="N",
                         help="processes stripping each package (no figure depends on it; "
                              "default: %(default)s)")
@@ -209,7 +211,8 @@ def main(argv: list[str] | None = None) -> int:
     print(f"{args.split} split: {len(names)} packages (list: {list_source}); top types: "
           f"{top_source}", file=sys.stderr)
 
-    config = Config(min_confidence=args.min_confidence, jobs=args.jobs)
+    config = Config(min_confidence=args.min_confidence, jobs=args.jobs,
+                    use_model=args.use_model)
     results: dict[str, EvaluationResult] = {}
     skipped: dict[str, str] = {}
     failures: dict[str, str] = {}
@@ -257,6 +260,7 @@ def main(argv: list[str] | None = None) -> int:
         "split_list": list_source,
         "min_confidence": args.min_confidence,
         "jobs": args.jobs,
+        "use_model": args.use_model,
         "strip_jobs": args.strip_jobs,
         "top_types": {"source": top_source, "ranked": len(ranking or ()),
                       "top_20": (ranking or [])[:20]},

@@ -63,6 +63,10 @@ untyped = 3
 """
 
 
+#: The static engine alone: the counts below are those of its rules, whatever model ships.
+STATIC = Config(use_model=False)
+
+
 def run(*argv: str) -> tuple[int, str, str]:
     out, err = io.StringIO(), io.StringIO()
     code = main(list(argv), out, err)
@@ -84,7 +88,7 @@ def result(tmp_path_factory: pytest.TempPathFactory) -> EvaluationResult:
     (root / "pkg").mkdir(parents=True)
     (root / "pkg" / "__init__.py").write_text("")
     (root / "pkg" / "mod.py").write_text(MODULE)
-    return evaluate([root], Config())
+    return evaluate([root], STATIC)
 
 
 def record(result: EvaluationResult, scope: str, kind: str, name: str = "") -> PredictionRecord:
@@ -123,7 +127,7 @@ def test_unknown_parameter_is_missed(result: EvaluationResult) -> None:
 
 def test_scores(result: EvaluationResult) -> None:
     report = result.report
-    assert report.threshold == Config().min_confidence
+    assert report.threshold == STATIC.min_confidence
     assert report.by_kind["return"].top1_exact == 4  # __init__, f, h, make
     assert report.by_kind["param"].top1_exact == 1  # flag=False
     assert report.by_kind["param"].sites == 3
@@ -172,45 +176,47 @@ def test_speed_figures(result: EvaluationResult) -> None:
 
 
 def test_threshold(project: Path) -> None:
-    everything = evaluate([project], Config(), threshold=0.0).report.total
-    nothing_sure = evaluate([project], Config(), threshold=1.0).report.total
+    everything = evaluate([project], STATIC, threshold=0.0).report.total
+    nothing_sure = evaluate([project], STATIC, threshold=1.0).report.total
     assert everything.given_exact == everything.top1_exact  # every top-1 type is given
     assert everything.given >= 6
     assert nothing_sure.given <= everything.given
-    assert evaluate([project], Config(min_confidence=0.0)).report.total.given == \
-        everything.given
+    permissive = Config(min_confidence=0.0, use_model=False)
+    assert evaluate([project], permissive).report.total.given == everything.given
     with pytest.raises(EvaluationError):
-        evaluate([project], Config(), threshold=1.5)
+        evaluate([project], STATIC, threshold=1.5)
 
 
 def test_type_sets(project: Path) -> None:
     sets = top_type_sets(["None", "int", "str", "Box"], sizes=(2, 3))
-    report = evaluate([project], Config(), type_sets=sets).report
+    report = evaluate([project], STATIC, type_sets=sets).report
     assert report.by_category["top-2"].sites == 7  # None x2, int x5
     assert report.by_category["top-3"].sites == 8  # + str (h; `str | None` is not str)
-    assert "top-2" in render_result(evaluate([project], type_sets=sets))
+    assert "top-2" in render_result(evaluate([project], STATIC, type_sets=sets))
 
 
 def test_kinds_from_the_config(project: Path) -> None:
-    report = evaluate([project], Config(kinds=frozenset({SiteKind.PARAM}))).report
+    params_only = Config(kinds=frozenset({SiteKind.PARAM}), use_model=False)
+    report = evaluate([project], params_only).report
     assert report.total.sites == 3
     assert report.unmatched_predictions == 0
 
 
 def test_exclude_from_the_config(project: Path) -> None:
     (project / "pkg" / "other.py").write_text("def k() -> int:\n    return 1\n")
-    assert evaluate([project]).report.total.sites == 12
-    assert evaluate([project], Config(exclude=("other.py",))).report.total.sites == 11
+    assert evaluate([project], STATIC).report.total.sites == 12
+    excluding = Config(exclude=("other.py",), use_model=False)
+    assert evaluate([project], excluding).report.total.sites == 11
 
 
 def test_single_file_and_several_paths(project: Path, tmp_path: Path) -> None:
-    single = evaluate([project / "pkg" / "mod.py"])
+    single = evaluate([project / "pkg" / "mod.py"], STATIC)
     assert single.report.total.sites == 11
     assert all(p.key.file == "mod.py" for p in single.predictions)
     other = tmp_path / "other"
     other.mkdir()
     (other / "util.py").write_text("def k() -> int:\n    return 1\n")
-    both = evaluate([project, other])
+    both = evaluate([project, other], STATIC)
     assert both.report.total.sites == 12
     assert both.report.total.top1_exact == 7
 
@@ -220,7 +226,8 @@ def test_stripping_in_processes(project: Path) -> None:
         (project / "pkg" / f"m{number}.py").write_text(
             f"def k{number}(x: int = {number}) -> str:\n    return str(x)\n")
     (project / "pkg" / "broken.py").write_text("def k(x: int) -> int\n    return 1\n")
-    alone, pooled = evaluate([project], strip_jobs=1), evaluate([project], strip_jobs=2)
+    alone = evaluate([project], STATIC, strip_jobs=1)
+    pooled = evaluate([project], STATIC, strip_jobs=2)
     assert pooled.stripped_files == alone.stripped_files == 22
     assert pooled.strip_failures == alone.strip_failures
     assert [p.key for p in pooled.predictions] == [p.key for p in alone.predictions]
@@ -230,7 +237,7 @@ def test_stripping_in_processes(project: Path) -> None:
 
 def test_unstrippable_file_left_out(project: Path) -> None:
     (project / "pkg" / "broken.py").write_text("def k(x: int) -> int\n    return 1\n")
-    result = evaluate([project])
+    result = evaluate([project], STATIC)
     assert result.report.total.sites == 11
     assert [file for file, _ in result.strip_failures] == ["pkg/broken.py"]
 
@@ -238,7 +245,7 @@ def test_unstrippable_file_left_out(project: Path) -> None:
 def test_encoding_kept(tmp_path: Path) -> None:
     source = "# -*- coding: latin-1 -*-\ndef k(s: str = 'é') -> str:\n    return 'é'\n"
     (tmp_path / "latin.py").write_bytes(source.encode("latin-1"))
-    result = evaluate([tmp_path])
+    result = evaluate([tmp_path], STATIC)
     assert result.report.total.sites == 2
     assert result.report.by_kind["return"].top1_exact == 1
     assert result.diagnostics == []
@@ -249,16 +256,16 @@ def test_temporary_copy_removed(project: Path, tmp_path: Path,
     temp = tmp_path / "temp"
     temp.mkdir()
     monkeypatch.setattr(tempfile, "tempdir", str(temp))
-    evaluate([project])
+    evaluate([project], STATIC)
     assert list(temp.iterdir()) == []
 
 
 def test_nothing_to_evaluate(tmp_path: Path) -> None:
     (tmp_path / "plain.py").write_text("def k(x):\n    return x\n")
     with pytest.raises(NothingToEvaluate, match="no annotated site"):
-        evaluate([tmp_path])
+        evaluate([tmp_path], STATIC)
     with pytest.raises(EvaluationError, match="no such file"):
-        evaluate([tmp_path / "missing"])
+        evaluate([tmp_path / "missing"], STATIC)
 
 
 def test_read_top_types(tmp_path: Path) -> None:
@@ -277,7 +284,8 @@ def test_merge(project: Path, tmp_path: Path) -> None:
     other.mkdir()
     (other / "util.py").write_text("def k() -> int:\n    return 1\n\n"
                                    "def j(flag: bool = True) -> bool:\n    return flag\n")
-    first, second = evaluate([project], threshold=0.5), evaluate([other], threshold=0.5)
+    first = evaluate([project], STATIC, threshold=0.5)
+    second = evaluate([other], STATIC, threshold=0.5)
     merged = merge_results([first, second])
     report = merged.report
     assert report == merge_reports([first.report, second.report])
@@ -318,7 +326,7 @@ def test_result_to_dict_is_json(result: EvaluationResult) -> None:
 # -- the command line -------------------------------------------------------------------------
 
 def test_cli_table(project: Path) -> None:
-    code, out, err = run("evaluate", str(project))
+    code, out, err = run("evaluate", str(project), "--no-model")
     assert code == 0, err
     assert "11 annotated sites scored" in out
     for row in ("total", "  param", "  return", "total w/o -> None", "category basic",
@@ -327,7 +335,8 @@ def test_cli_table(project: Path) -> None:
 
 
 def test_cli_json_and_output_file(project: Path, tmp_path: Path) -> None:
-    code, out, _ = run("evaluate", str(project), "--format", "json", "--min-confidence", "0.5")
+    code, out, _ = run("evaluate", str(project), "--format", "json", "--min-confidence", "0.5",
+                       "--no-model")
     assert code == 0
     data = json.loads(out)
     assert data["threshold"] == 0.5
@@ -336,6 +345,13 @@ def test_cli_json_and_output_file(project: Path, tmp_path: Path) -> None:
     code, out, _ = run("evaluate", str(project), "-f", "json", "-o", str(target))
     assert code == 0 and out == ""
     assert json.loads(target.read_text())["ground_truth"]["scored"] == 11
+
+
+def test_cli_no_model(project: Path) -> None:
+    code, out, _ = run("evaluate", str(project), "--no-model", "-f", "json")
+    assert code == 0
+    sources = json.loads(out)["report"]["by_source"]
+    assert set(sources) == {"static"}
 
 
 def test_cli_top_types(project: Path, tmp_path: Path) -> None:

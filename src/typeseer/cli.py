@@ -129,6 +129,8 @@ def _add_evaluate_parser(commands: argparse._SubParsersAction[_Parser]) -> None:
     evaluate_cmd.add_argument("--top-types", metavar="FILE",
                               help="types of the training distribution, most common first, "
                                    "one a line: adds the top-100 and top-500 categories")
+    evaluate_cmd.add_argument("--no-model", action="store_false", dest="use_model",
+                              default=None, help="static inference only, without the model")
 
 
 def _overrides(args: argparse.Namespace) -> dict[str, object]:
@@ -222,8 +224,10 @@ def _run_evaluate(args: argparse.Namespace, stdout: TextIO, stderr: TextIO) -> i
         top_type_sets,
     )
 
-    overrides = {} if args.min_confidence is None else {
+    overrides: dict[str, object] = {} if args.min_confidence is None else {
         "min_confidence": coerce("min_confidence", args.min_confidence)}
+    if args.use_model is not None:
+        overrides["use_model"] = args.use_model
     config = load_config(Path(args.paths[0]), overrides)
     type_sets = None
     if args.top_types:
