@@ -9,7 +9,7 @@ the static fact with its rule. Strings are hashed with CRC32 (stable across proc
 ``hash``) into a fixed number of buckets.
 
 Candidate classes for open-vocabulary prediction are the classes the site's module defines
-and the CamelCase names it imports; each is described by its own name features (``cn=``).
+and the CamelCase names it imports; each is described by its own name features (``n=``).
 """
 
 from __future__ import annotations
@@ -342,5 +342,7 @@ def candidate_classes(module: ModuleSites) -> list[str]:
 
 
 def class_features(name: str) -> list[str]:
-    """How a candidate class is described to the similarity scorer."""
-    return _name_features("cn", name)
+    """How a candidate class is described to the similarity scorer: in the same namespace as
+    a site's own name (``n=``), so that ``user`` and ``User`` start out alike and the model
+    can match a class it never saw (VarCLR-style name semantics)."""
+    return _name_features("n", name)

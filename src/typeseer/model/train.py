@@ -29,7 +29,7 @@ from typing import Any
 
 import numpy as np
 
-from .features import BUCKETS, class_features, hash_features
+from .features import BUCKETS, MAX_CANDIDATES, class_features, hash_features
 from .vocab import UNKNOWN, template_of
 
 __all__ = ["TrainConfig", "load_split", "train"]
@@ -51,18 +51,27 @@ class TrainConfig:
     max_rows_per_package: int = 6000
 
 
+#: Features kept per site (the 99th percentile is about 40).
+MAX_FEATURES = 48
+#: The padding id: one past the last bucket, excluded from the mean by the embedding bag.
+PAD = BUCKETS
+
+
 @dataclass(slots=True)
 class Split:
-    """One split's rows as flat arrays."""
+    """One split's rows: a padded feature matrix and per-row metadata."""
 
-    feature_ids: np.ndarray  # int32, concatenated
-    offsets: np.ndarray  # int64, row starts
+    matrix: np.ndarray  # int64 [rows, MAX_FEATURES], PAD-padded
     labels: list[str]
     kinds: list[str]
     candidates: list[list[str]]
     static_types: list[str | None]
     static_confidence: np.ndarray
     packages: list[str]
+
+    def bags(self, rows: Sequence[int] | np.ndarray) -> list[list[int]]:
+        """The feature ids of ``rows`` without padding (for the NumPy runtime)."""
+        return [[int(i) for i in self.matrix[r] if i != PAD] for r in rows]
 
 
 def load_split(directory: Path, max_rows_per_package: int, seed: int) -> Split:
@@ -71,9 +80,8 @@ def load_split(directory: Path, max_rows_per_package: int, seed: int) -> Split:
     import pyarrow.parquet as pq
 
     rng = np.random.default_rng(seed)
-    chunks: list[np.ndarray] = []
-    lengths: list[int] = []
-    split = Split(np.zeros(0, np.int32), np.zeros(0, np.int64), [], [], [], [],
+    rows: list[list[int]] = []
+    split = Split(np.zeros((0, MAX_FEATURES), np.int64), [], [], [], [],
                   np.zeros(0, np.float32), [])
     confidences: list[float] = []
     for path in sorted(directory.glob("*.parquet")):
@@ -83,18 +91,16 @@ def load_split(directory: Path, max_rows_per_package: int, seed: int) -> Split:
         if count > max_rows_per_package:
             keep = np.sort(rng.choice(count, max_rows_per_package, replace=False))
         for index in keep.tolist():
-            ids = np.asarray(table["features"][index], dtype=np.int32)
-            chunks.append(ids)
-            lengths.append(len(ids))
+            rows.append(table["features"][index][:MAX_FEATURES])
             split.labels.append(table["label"][index])
             split.kinds.append(table["kind"][index])
             split.candidates.append(table["candidates"][index] or [])
             split.static_types.append(table["static_type"][index])
             confidences.append(float(table["static_confidence"][index] or 0.0))
             split.packages.append(table["package"][index])
-    split.feature_ids = np.concatenate(chunks) if chunks else np.zeros(0, np.int32)
-    split.offsets = np.concatenate([[0], np.cumsum(lengths)[:-1]]).astype(np.int64) \
-        if lengths else np.zeros(0, np.int64)
+    split.matrix = np.full((len(rows), MAX_FEATURES), PAD, dtype=np.int64)
+    for row, ids in enumerate(rows):
+        split.matrix[row, :len(ids)] = ids
     split.static_confidence = np.asarray(confidences, dtype=np.float32)
     return split
 
@@ -104,8 +110,9 @@ class Targets:
     """Training targets of a split against a vocabulary."""
 
     label_index: np.ndarray  # int64
-    #: Per row: candidate class ids (into the class table) and the target's position (-1: none)
-    candidate_ids: list[np.ndarray]
+    #: Per row: candidate class ids (into the class table), -1-padded, and the position of the
+    #: target class among them (-1: the label is not a template).
+    candidate_ids: np.ndarray  # int64 [rows, MAX_CANDIDATES]
     candidate_target: np.ndarray
 
 
@@ -120,32 +127,41 @@ def build_vocabulary(split: Split, config: TrainConfig) -> list[str]:
 
 
 class ClassTable:
-    """Candidate class names and their feature ids (shared across splits)."""
+    """Candidate class names and their padded feature ids (shared across splits)."""
+
+    WIDTH = 8
 
     def __init__(self) -> None:
         self.index: dict[str, int] = {}
-        self.features: list[list[int]] = []
+        self.rows: list[list[int]] = []
 
     def id(self, name: str) -> int:
         found = self.index.get(name)
         if found is None:
-            found = len(self.features)
+            found = len(self.rows)
             self.index[name] = found
-            self.features.append(hash_features(class_features(name)))
+            self.rows.append(hash_features(class_features(name))[: self.WIDTH])
         return found
+
+    def matrix(self) -> np.ndarray:
+        out = np.full((max(len(self.rows), 1), self.WIDTH), PAD, dtype=np.int64)
+        for row, ids in enumerate(self.rows):
+            out[row, :len(ids)] = ids
+        return out
 
 
 def build_targets(split: Split, vocabulary: list[str], classes: ClassTable) -> Targets:
     position = {label: i for i, label in enumerate(vocabulary)}
-    label_index = np.zeros(len(split.labels), dtype=np.int64)
-    candidate_ids: list[np.ndarray] = []
-    candidate_target = np.full(len(split.labels), -1, dtype=np.int64)
+    count = len(split.labels)
+    label_index = np.zeros(count, dtype=np.int64)
+    candidate_ids = np.full((count, MAX_CANDIDATES), -1, dtype=np.int64)
+    candidate_target = np.full(count, -1, dtype=np.int64)
     for row, (label, candidates) in enumerate(zip(split.labels, split.candidates, strict=True)):
+        candidates = candidates[:MAX_CANDIDATES]
         templated = template_of(label, candidates)
         target = templated[0] if templated else label
         label_index[row] = position.get(target, 0)
-        ids = np.asarray([classes.id(c) for c in candidates], dtype=np.int64)
-        candidate_ids.append(ids)
+        candidate_ids[row, :len(candidates)] = [classes.id(c) for c in candidates]
         if templated is not None and target in position:
             candidate_target[row] = candidates.index(templated[1])
     return Targets(label_index, candidate_ids, candidate_target)
@@ -158,67 +174,57 @@ def _model(config: TrainConfig, vocab_size: int) -> Any:
     class TypeModel(nn.Module):  # type: ignore[misc]
         def __init__(self) -> None:
             super().__init__()
-            self.embedding = nn.EmbeddingBag(BUCKETS, config.dim, mode="mean", sparse=True)
+            self.embedding = nn.EmbeddingBag(BUCKETS + 1, config.dim, mode="mean",
+                                             sparse=True, padding_idx=PAD)
             self.hidden = nn.Linear(config.dim, config.hidden)
             self.output = nn.Linear(config.hidden, vocab_size)
             self.query = nn.Linear(config.hidden, config.dim)
             nn.init.normal_(self.embedding.weight, 0.0, 0.1)
 
-        def encode(self, ids: torch.Tensor, offsets: torch.Tensor) -> torch.Tensor:
-            return torch.relu(self.hidden(self.embedding(ids, offsets)))
+        def encode(self, ids: torch.Tensor) -> torch.Tensor:
+            return torch.relu(self.hidden(self.embedding(ids)))
 
     return TypeModel()
 
 
-def _batch_inputs(split: Split, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    ends = np.append(split.offsets[1:], len(split.feature_ids))
-    pieces = [split.feature_ids[split.offsets[r]:ends[r]] for r in rows]
-    lengths = [len(p) for p in pieces]
-    offsets = np.concatenate([[0], np.cumsum(lengths)[:-1]]).astype(np.int64)
-    return np.concatenate(pieces).astype(np.int64), offsets
-
-
 def _candidate_loss(model: Any, hidden: Any, rows: np.ndarray, targets: Targets,
-                    classes: ClassTable) -> Any:
+                    class_matrix: np.ndarray) -> Any:
+    """Cross-entropy of the target class among each templated row's candidates."""
     import torch
 
-    chosen = [i for i, r in enumerate(rows) if targets.candidate_target[r] >= 0]
-    if not chosen:
+    chosen = np.flatnonzero(targets.candidate_target[rows] >= 0)
+    if len(chosen) == 0:
         return None
-    candidate_lists = [targets.candidate_ids[rows[i]] for i in chosen]
-    width = max(len(c) for c in candidate_lists)
-    needed = sorted({int(c) for ids in candidate_lists for c in ids})
-    where = {c: j for j, c in enumerate(needed)}
-    feature_lists = [classes.features[c] for c in needed]
-    flat = torch.tensor([f for fs in feature_lists for f in fs], dtype=torch.long)
-    lengths = [len(fs) for fs in feature_lists]
-    offsets = torch.tensor(np.concatenate([[0], np.cumsum(lengths)[:-1]]), dtype=torch.long)
-    class_vectors = model.embedding(flat, offsets)  # [classes, dim]
-    index = torch.zeros(len(chosen), width, dtype=torch.long)
-    mask = torch.zeros(len(chosen), width, dtype=torch.bool)
-    for i, ids in enumerate(candidate_lists):
-        index[i, :len(ids)] = torch.tensor([where[int(c)] for c in ids])
-        mask[i, :len(ids)] = True
-    queries = model.query(hidden[chosen])  # [n, dim]
-    scores = torch.einsum("nd,nwd->nw", queries, class_vectors[index])
-    scores = scores.masked_fill(~mask, -1e9)
-    target = torch.tensor([targets.candidate_target[rows[i]] for i in chosen])
+    ids = targets.candidate_ids[rows[chosen]]  # [n, MAX_CANDIDATES], -1 padded
+    mask = ids >= 0
+    needed, inverse = np.unique(ids[mask], return_inverse=True)
+    local = np.zeros_like(ids)
+    local[mask] = inverse
+    class_vectors = model.embedding(torch.from_numpy(class_matrix[needed]))  # [u, dim]
+    queries = model.query(hidden[torch.from_numpy(chosen)])  # [n, dim]
+    scores = queries @ class_vectors.T  # [n, u]
+    scores = torch.gather(scores, 1, torch.from_numpy(local))  # [n, MAX_CANDIDATES]
+    scores = scores.masked_fill(~torch.from_numpy(mask), -1e9)
+    target = torch.from_numpy(targets.candidate_target[rows[chosen]])
     return torch.nn.functional.cross_entropy(scores, target)
 
 
-def _evaluate(model: Any, split: Split, targets: Targets, limit: int = 20000) -> float:
+def _logits(model: Any, split: Split, rows: np.ndarray) -> np.ndarray:
     import torch
 
-    rows = np.arange(min(len(split.labels), limit))
-    correct = 0
+    chunks = []
     with torch.no_grad():
-        for start in range(0, len(rows), 4096):
-            part = rows[start:start + 4096]
-            ids, offsets = _batch_inputs(split, part)
-            hidden = model.encode(torch.from_numpy(ids), torch.from_numpy(offsets))
-            predicted = model.output(hidden).argmax(dim=1).numpy()
-            correct += int((predicted == targets.label_index[part]).sum())
-    return correct / max(len(rows), 1)
+        for start in range(0, len(rows), 8192):
+            part = rows[start:start + 8192]
+            hidden = model.encode(torch.from_numpy(split.matrix[part]))
+            chunks.append(model.output(hidden).numpy())
+    return np.concatenate(chunks) if chunks else np.zeros((0, 0), np.float32)
+
+
+def _evaluate(model: Any, split: Split, targets: Targets, limit: int = 20000) -> float:
+    rows = np.arange(min(len(split.labels), limit))
+    predicted = _logits(model, split, rows).argmax(axis=1)
+    return float((predicted == targets.label_index[rows]).mean()) if len(rows) else 0.0
 
 
 def fit_temperature(logits: np.ndarray, labels: np.ndarray) -> float:
@@ -253,6 +259,7 @@ def train(data_dir: Path, out_file: Path, checkpoint_dir: Path,
     classes = ClassTable()
     train_targets = build_targets(train_split, vocabulary, classes)
     valid_targets = build_targets(valid_split, vocabulary, classes)
+    class_matrix = classes.matrix()
     log(f"{len(train_split.labels)} training rows, {len(valid_split.labels)} validation rows, "
         f"{len(vocabulary)} labels ({time.perf_counter() - started:.0f} s)")
 
@@ -279,11 +286,10 @@ def train(data_dir: Path, out_file: Path, checkpoint_dir: Path,
         total = 0.0
         for step in range(steps):
             rows = order[step * config.batch:(step + 1) * config.batch]
-            ids, offsets = _batch_inputs(train_split, rows)
-            hidden = model.encode(torch.from_numpy(ids), torch.from_numpy(offsets))
+            hidden = model.encode(torch.from_numpy(train_split.matrix[rows]))
             loss = torch.nn.functional.cross_entropy(
                 model.output(hidden), torch.from_numpy(train_targets.label_index[rows]))
-            extra = _candidate_loss(model, hidden, rows, train_targets, classes)
+            extra = _candidate_loss(model, hidden, rows, train_targets, class_matrix)
             if extra is not None:
                 loss = loss + extra
             optimiser.zero_grad()
@@ -291,7 +297,7 @@ def train(data_dir: Path, out_file: Path, checkpoint_dir: Path,
             loss.backward()
             optimiser.step()
             sparse.step()
-            total += float(loss)
+            total += float(loss.detach())
             if step % 200 == 0:
                 log(f"epoch {epoch + 1}/{config.epochs} step {step}/{steps} "
                     f"loss {total / (step + 1):.3f} ({time.perf_counter() - started:.0f} s)")
@@ -316,16 +322,8 @@ def train(data_dir: Path, out_file: Path, checkpoint_dir: Path,
 
 
 def _calibrate(model: Any, split: Split, targets: Targets) -> float:
-    import torch
-
-    chunks = []
-    with torch.no_grad():
-        for start in range(0, len(split.labels), 4096):
-            rows = np.arange(start, min(start + 4096, len(split.labels)))
-            ids, offsets = _batch_inputs(split, rows)
-            hidden = model.encode(torch.from_numpy(ids), torch.from_numpy(offsets))
-            chunks.append(model.output(hidden).numpy())
-    return fit_temperature(np.concatenate(chunks), targets.label_index)
+    logits = _logits(model, split, np.arange(len(split.labels)))
+    return fit_temperature(logits, targets.label_index)
 
 
 def export(model: Any, vocabulary: Sequence[str], temperature: float, config: TrainConfig,
@@ -333,7 +331,7 @@ def export(model: Any, vocabulary: Sequence[str], temperature: float, config: Tr
     """Write the runtime artefact: float16 weights, the vocabulary, and metadata (no pickle)."""
     state = {name: tensor.detach().numpy() for name, tensor in model.state_dict().items()}
     arrays = {
-        "embedding": state["embedding.weight"].astype(np.float16),
+        "embedding": state["embedding.weight"][:BUCKETS].astype(np.float16),  # no padding row
         "hidden_w": state["hidden.weight"].T.astype(np.float16),
         "hidden_b": state["hidden.bias"].astype(np.float32),
         "output_w": state["output.weight"].T.astype(np.float16),

@@ -1,0 +1,94 @@
+"""Quick offline accuracy of a model file on featurised rows (valid or test split).
+
+Applies the same decision as ``typeseer infer`` (model/runtime.py + the static override of
+api.py) to the rows of ``DATA/<split>`` and scores top-1 exact match, per kind, with and
+without ``-> None`` returns, by category, and precision/coverage by threshold. The
+end-to-end figures (strip, infer, score) come from bench/accuracy.py; this one is for
+iterating on the model in seconds.
+
+    .venv/bin/python bench/model_offline.py --model src/typeseer/model/data/typeseer-model.npz
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections import Counter
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "src"))
+
+from typeseer.api import CERTAIN  # noqa: E402
+from typeseer.model.runtime import Model  # noqa: E402
+from typeseer.model.train import load_split  # noqa: E402
+from typeseer.typeexpr import TypeParseError, parse_type  # noqa: E402
+
+BASIC = {"int", "str", "bool", "float", "bytes", "list", "dict", "tuple", "set", "None", "Any"}
+
+
+def decide(ranked: list[tuple[str, float]], static_type: str | None,
+           static_confidence: float) -> tuple[str | None, float]:
+    if static_type is not None and (static_confidence >= CERTAIN or not ranked
+                                    or static_confidence >= ranked[0][1]):
+        return static_type, static_confidence
+    return (ranked[0][0], ranked[0][1]) if ranked else (None, 0.0)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--model",
+                        default=str(ROOT / "src/typeseer/model/data/typeseer-model.npz"))
+    parser.add_argument("--data", default="/work/data/dataset")
+    parser.add_argument("--split", default="test")
+    parser.add_argument("--max-rows-per-package", type=int, default=6000)
+    args = parser.parse_args()
+    model = Model.load(Path(args.model))
+    split = load_split(Path(args.data) / args.split, args.max_rows_per_package, 1234)
+    bags = split.bags(range(len(split.labels)))
+    outcomes: list[tuple[str, str, bool, float, str]] = []
+    for start in range(0, len(bags), 2048):
+        part = range(start, min(start + 2048, len(bags)))
+        ranked = model.predict([bags[i] for i in part], [split.candidates[i] for i in part])
+        for i, r in zip(part, ranked, strict=True):
+            predicted, confidence = decide(r, split.static_types[i],
+                                           float(split.static_confidence[i]))
+            label = split.labels[i]
+            try:
+                truth = parse_type(label)
+                correct = predicted is not None and parse_type(predicted) == truth
+                outer = truth.name
+            except TypeParseError:
+                correct, outer = False, "?"
+            category = ("basic" if outer in BASIC else
+                        "user" if any(p.name in split.candidates[i] for p in truth.walk())
+                        else "other")
+            outcomes.append((split.kinds[i], label, correct, confidence, category))
+    def rate(rows: list[tuple[str, str, bool, float, str]]) -> str:
+        return f"{sum(r[2] for r in rows) / max(len(rows), 1):.1%} of {len(rows)}"
+    print(f"{args.split}: top-1 exact {rate(outcomes)}")
+    print(f"  without None returns: "
+          f"{rate([o for o in outcomes if not (o[0] == 'return' and o[1] == 'None')])}")
+    for kind in ("param", "return", "variable", "attribute"):
+        print(f"  {kind:9s}: {rate([o for o in outcomes if o[0] == kind])}")
+    for category in ("basic", "user", "other"):
+        print(f"  {category:9s}: {rate([o for o in outcomes if o[4] == category])}")
+    for threshold in (0.5, 0.7, 0.8, 0.9, 0.95):
+        given = [o for o in outcomes if o[3] >= threshold]
+        print(f"  threshold {threshold}: coverage {len(given) / len(outcomes):.1%}, "
+              f"precision {rate(given)}")
+    bins = Counter()
+    hits = Counter()
+    confidence_sum = Counter()
+    for o in outcomes:
+        b = min(int(o[3] * 10), 9)
+        bins[b] += 1
+        hits[b] += o[2]
+        confidence_sum[b] += o[3]
+    ece = sum(abs(hits[b] - confidence_sum[b]) for b in bins) / len(outcomes)
+    print(f"  ECE {ece:.3f}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
