@@ -19,20 +19,12 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "src"))
 
-from typeseer.api import CERTAIN  # noqa: E402
+from typeseer.combine import IsotonicMap, decide, load_decision_map  # noqa: E402
 from typeseer.model.runtime import Model  # noqa: E402
 from typeseer.model.train import load_split  # noqa: E402
 from typeseer.typeexpr import TypeParseError, parse_type  # noqa: E402
 
 BASIC = {"int", "str", "bool", "float", "bytes", "list", "dict", "tuple", "set", "None", "Any"}
-
-
-def decide(ranked: list[tuple[str, float]], static_type: str | None,
-           static_confidence: float) -> tuple[str | None, float]:
-    if static_type is not None and (static_confidence >= CERTAIN or not ranked
-                                    or static_confidence >= ranked[0][1]):
-        return static_type, static_confidence
-    return (ranked[0][0], ranked[0][1]) if ranked else (None, 0.0)
 
 
 def main() -> int:
@@ -41,9 +33,11 @@ def main() -> int:
                         default=str(ROOT / "src/typeseer/model/data/typeseer-model.npz"))
     parser.add_argument("--data", default="/work/data/dataset")
     parser.add_argument("--split", default="test")
+    parser.add_argument("--raw", action="store_true", help="without the isotonic calibration")
     parser.add_argument("--max-rows-per-package", type=int, default=6000)
     args = parser.parse_args()
     model = Model.load(Path(args.model))
+    calibration = IsotonicMap() if args.raw else load_decision_map()
     split = load_split(Path(args.data) / args.split, args.max_rows_per_package, 1234)
     bags = split.bags(range(len(split.labels)))
     outcomes: list[tuple[str, str, bool, float, str]] = []
@@ -51,8 +45,9 @@ def main() -> int:
         part = range(start, min(start + 2048, len(bags)))
         ranked = model.predict([bags[i] for i in part], [split.candidates[i] for i in part])
         for i, r in zip(part, ranked, strict=True):
-            predicted, confidence = decide(r, split.static_types[i],
-                                           float(split.static_confidence[i]))
+            decision = decide(r, split.static_types[i], float(split.static_confidence[i]),
+                              calibration)
+            predicted, confidence = decision.type, decision.confidence
             label = split.labels[i]
             try:
                 truth = parse_type(label)

@@ -58,7 +58,7 @@ def records(text: str) -> list[dict[str, object]]:
 
 
 def test_jsonl_follows_the_contract(project: Path) -> None:
-    code, out, err = run("infer", str(project), "--format", "jsonl", "--all")
+    code, out, err = run("infer", str(project), "--format", "jsonl", "--all", "--no-model")
     assert code == 0, err
     rows = records(out)
     assert rows and all(row.keys() >= CONTRACT_FIELDS for row in rows)
@@ -70,6 +70,18 @@ def test_jsonl_follows_the_contract(project: Path) -> None:
     assert by_key[("pkg/models.py", "User.greeting", "return", "")]["type"] == "str"
     # Cross-file: the class comes from another module of the project.
     assert by_key[("pkg/models.py", "User", "attribute", "name")]["type"] is None
+
+
+def test_the_model_types_what_static_inference_cannot(project: Path) -> None:
+    _, out, _ = run("infer", str(project), "--format", "jsonl", "--all")
+    by_key = {(r["file"], r["scope"], r["kind"], r["name"]): r for r in records(out)}
+    name = by_key[("pkg/models.py", "User.__init__", "param", "name")]
+    assert name["type"] == "str"
+    assert name["source"] == "model"
+    assert 0.0 < name["confidence"] < 1.0  # type: ignore[operator]
+    # A certain static fact is never contradicted.
+    init = by_key[("pkg/models.py", "User.__init__", "return", "")]
+    assert init["type"] == "None" and init["source"] == "static"
 
 
 def test_json_and_table_formats(project: Path) -> None:

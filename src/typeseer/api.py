@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from .annotations import existing_type
+from .combine import CERTAIN, decide, load_decision_map
 from .config import Config
 from .model.features import candidate_classes, hash_features, site_features
 from .model.runtime import load_model
@@ -78,10 +79,6 @@ class _FileResult:
     lines: int
 
 
-#: A static fact at least this likely to be exact is never contradicted by the model.
-CERTAIN = 0.97
-
-
 @dataclass(slots=True)
 class _Pending:
     """A site waiting for the model, with its static fact."""
@@ -101,6 +98,7 @@ class _Worker:
         self.engine = StaticEngine(self.project, Stubs(), config.rules)
         self.calibration = load_calibration()
         self.model = load_model() if config.use_model else None
+        self.decision_map = load_decision_map()
 
     def run(self, index: int) -> _FileResult:
         source = self.files[index]
@@ -131,6 +129,7 @@ class _Worker:
             confidence = self.calibration.confidence(calibration_kind(site), fact) \
                 if fact is not None else 0.0
             if self.model is None or (fact is not None and confidence >= CERTAIN):
+                # Certain static facts are never contradicted: no need to ask the model.
                 slots.append(self._static(site, fact, confidence))
             else:
                 slots.append(_Pending(site, fact, confidence))
@@ -165,17 +164,18 @@ class _Worker:
                           confidence, "static", ((text, confidence),), fact.rules)
 
     def _combined(self, pending: _Pending, ranked: list[tuple[str, float]]) -> Prediction:
-        """The model's ranking, with the (uncertain) static fact where it is more likely."""
-        fact, confidence = pending.fact, pending.confidence
-        if not ranked or (fact is not None and confidence >= ranked[0][1]):
-            return self._static(pending.site, fact, confidence)
-        text, probability = ranked[0]
-        static_text = str(fact.type) if fact is not None else None
-        source = "combined" if text == static_text else "model"
-        evidence = ("model", *fact.rules) if source == "combined" and fact else ("model",)
-        return Prediction(*self._base(pending.site),
-                          text if self._passes(probability) else None, probability, source,
-                          tuple(ranked), evidence)
+        fact = pending.fact
+        decision = decide(ranked, str(fact.type) if fact is not None else None,
+                          pending.confidence, self.decision_map)
+        if decision.source == "static":
+            evidence: tuple[str, ...] = fact.rules if fact is not None else ()
+        elif decision.source == "combined" and fact is not None:
+            evidence = ("model", *fact.rules)
+        else:
+            evidence = ("model",)
+        shown = decision.type if self._passes(decision.confidence) else None
+        return Prediction(*self._base(pending.site), shown, decision.confidence,
+                          decision.source, decision.alternatives, evidence)
 
 
 _worker: _Worker | None = None

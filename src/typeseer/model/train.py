@@ -41,14 +41,18 @@ class TrainConfig:
 
     dim: int = 64
     hidden: int = 256
-    vocab_size: int = 3000
+    vocab_size: int = 4000
     min_count: int = 3
     epochs: int = 4
     batch: int = 1024
+    #: Share of a site's features hidden at each training step (feature dropout): the model
+    #: otherwise memorises rare feature combinations (measured: training loss 0.6 while the
+    #: validation accuracy stalled).
+    feature_dropout: float = 0.25
     lr: float = 2e-3
     embedding_lr: float = 1e-2
     seed: int = 1234
-    max_rows_per_package: int = 6000
+    max_rows_per_package: int = 20000
 
 
 #: Features kept per site (the 99th percentile is about 40).
@@ -269,6 +273,8 @@ def train(data_dir: Path, out_file: Path, checkpoint_dir: Path,
     sparse = torch.optim.SparseAdam(list(model.embedding.parameters()), lr=config.embedding_lr)
     checkpoint = checkpoint_dir / "checkpoint.pt"
     first_epoch = 0
+    best_accuracy: float = -1.0
+    best_state: dict[str, Any] | None = None
     if checkpoint.exists():
         state = torch.load(checkpoint, weights_only=True)
         if state.get("vocab_size") == len(vocabulary):
@@ -276,6 +282,7 @@ def train(data_dir: Path, out_file: Path, checkpoint_dir: Path,
             optimiser.load_state_dict(state["dense"])
             sparse.load_state_dict(state["sparse"])
             first_epoch = int(state["epoch"]) + 1
+            best_state, best_accuracy = state.get("best"), float(state.get("best_accuracy", -1))
             log(f"resuming after epoch {first_epoch}")
     rng = np.random.default_rng(config.seed)
     orders = [rng.permutation(len(train_split.labels)) for _ in range(config.epochs)]
@@ -286,7 +293,12 @@ def train(data_dir: Path, out_file: Path, checkpoint_dir: Path,
         total = 0.0
         for step in range(steps):
             rows = order[step * config.batch:(step + 1) * config.batch]
-            hidden = model.encode(torch.from_numpy(train_split.matrix[rows]))
+            batch = train_split.matrix[rows]
+            if config.feature_dropout > 0:
+                dropped = rng.random(batch.shape) < config.feature_dropout
+                dropped[:, 0] = False  # keep the kind feature: a bag is never empty
+                batch = np.where(dropped, PAD, batch)
+            hidden = model.encode(torch.from_numpy(batch))
             loss = torch.nn.functional.cross_entropy(
                 model.output(hidden), torch.from_numpy(train_targets.label_index[rows]))
             extra = _candidate_loss(model, hidden, rows, train_targets, class_matrix)
@@ -304,15 +316,23 @@ def train(data_dir: Path, out_file: Path, checkpoint_dir: Path,
         model.eval()
         accuracy = _evaluate(model, valid_split, valid_targets)
         log(f"epoch {epoch + 1}: validation label accuracy {accuracy:.3f}")
+        if accuracy > best_accuracy:
+            best_accuracy = accuracy
+            best_state = {k: v.clone() for k, v in model.state_dict().items()}
         checkpoint_dir.mkdir(parents=True, exist_ok=True)
         torch.save({"model": model.state_dict(), "dense": optimiser.state_dict(),
                     "sparse": sparse.state_dict(), "epoch": epoch,
-                    "vocab_size": len(vocabulary)}, checkpoint_dir / "checkpoint.tmp")
+                    "vocab_size": len(vocabulary), "best": best_state,
+                    "best_accuracy": best_accuracy}, checkpoint_dir / "checkpoint.tmp")
         (checkpoint_dir / "checkpoint.tmp").replace(checkpoint)
 
+    if best_state is not None:  # early stopping: the epoch with the best validation accuracy
+        model.load_state_dict(best_state)
     temperature = _calibrate(model, valid_split, valid_targets)
     log(f"temperature {temperature:.3f}")
     export(model, vocabulary, temperature, config, out_file)
+    decisions = calibrate_decisions(out_file, valid_split, out_file.with_name("calibration.json"))
+    log(f"decision calibration: {decisions}")
     seconds = time.perf_counter() - started
     summary = {"rows": len(train_split.labels), "valid_rows": len(valid_split.labels),
                "labels": len(vocabulary), "temperature": temperature, "seconds": seconds,
@@ -321,9 +341,9 @@ def train(data_dir: Path, out_file: Path, checkpoint_dir: Path,
     return summary
 
 
-def _calibrate(model: Any, split: Split, targets: Targets) -> float:
-    logits = _logits(model, split, np.arange(len(split.labels)))
-    return fit_temperature(logits, targets.label_index)
+def _calibrate(model: Any, split: Split, targets: Targets, rows: int = 10000) -> float:
+    picked = np.random.default_rng(0).permutation(len(split.labels))[:rows]
+    return fit_temperature(_logits(model, split, picked), targets.label_index[picked])
 
 
 def export(model: Any, vocabulary: Sequence[str], temperature: float, config: TrainConfig,
@@ -346,3 +366,48 @@ def export(model: Any, vocabulary: Sequence[str], temperature: float, config: Tr
     temp = out_file.with_name(out_file.name + ".tmp.npz")
     np.savez_compressed(temp, **arrays)
     temp.replace(out_file)
+
+
+def calibrate_decisions(model_file: Path, split: Split, out_file: Path,
+                        target_precision: float = 0.95) -> dict[str, Any]:
+    """Fit the isotonic map of final confidences on ``split`` (validation), pick the default
+    threshold for ``target_precision``, and write them beside the model."""
+    from ..combine import IsotonicMap, decide, dump_decision_map, fit_calibration
+    from ..typeexpr import TypeParseError, parse_type
+    from .runtime import Model
+
+    model = Model.load(model_file)
+    raw = IsotonicMap()
+    confidences: list[float] = []
+    correct: list[bool] = []
+    model_sourced: list[bool] = []
+    rows = list(range(len(split.labels)))
+    for start in range(0, len(rows), 4096):
+        part = rows[start:start + 4096]
+        ranked = model.predict(split.bags(part), [split.candidates[i] for i in part])
+        for i, r in zip(part, ranked, strict=True):
+            decision = decide(r, split.static_types[i], float(split.static_confidence[i]), raw)
+            try:
+                right = decision.type is not None and \
+                    parse_type(decision.type) == parse_type(split.labels[i])
+            except TypeParseError:
+                right = False
+            confidences.append(decision.confidence)
+            correct.append(right)
+            model_sourced.append(decision.source != "static")
+    picked = [i for i, m in enumerate(model_sourced) if m]
+    mapping = fit_calibration([confidences[i] for i in picked], [correct[i] for i in picked])
+    final = [mapping(c) if m else c for c, m in zip(confidences, model_sourced, strict=True)]
+    threshold = 1.0
+    for candidate in np.arange(0.5, 1.0, 0.01):
+        given = [ok for c, ok in zip(final, correct, strict=True) if c >= candidate]
+        if given and sum(given) / len(given) >= target_precision:
+            threshold = round(float(candidate), 2)
+            break
+    given = [ok for c, ok in zip(final, correct, strict=True) if c >= threshold]
+    notes = {"fitted_on": "valid split", "rows": len(rows),
+             "precision_at_threshold": sum(given) / max(len(given), 1),
+             "coverage_at_threshold": len(given) / max(len(rows), 1),
+             "top1": sum(correct) / max(len(rows), 1)}
+    out_file.write_text(dump_decision_map(mapping, threshold, notes), encoding="utf-8")
+    return {"threshold": threshold, **notes}

@@ -1,0 +1,120 @@
+"""Combining static facts with the model's ranking into one calibrated prediction.
+
+Policy:
+
+* a static fact whose calibrated confidence is at least ``CERTAIN`` is never contradicted;
+* otherwise the model, which saw the static fact among its inputs, ranks the types, and the
+  static fact wins only if it is more likely than the model's best guess;
+* the model's probabilities are mapped through an isotonic calibration fitted on the
+  validation split (``fit_calibration``), so that ``confidence`` is the probability that the
+  type is exactly right.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+from functools import lru_cache
+from importlib import resources
+
+import numpy as np
+
+__all__ = ["CERTAIN", "Decision", "IsotonicMap", "decide", "fit_calibration", "load_decision_map"]
+
+#: A static fact at least this likely to be exact is never contradicted by the model.
+CERTAIN = 0.97
+_FILE = "calibration.json"
+
+
+@dataclass(frozen=True, slots=True)
+class IsotonicMap:
+    """A monotone piecewise-linear map from raw model probability to measured precision."""
+
+    knots_x: tuple[float, ...] = (0.0, 1.0)
+    knots_y: tuple[float, ...] = (0.0, 1.0)
+
+    def __call__(self, value: float) -> float:
+        return float(np.interp(value, self.knots_x, self.knots_y))
+
+
+@dataclass(frozen=True, slots=True)
+class Decision:
+    type: str | None
+    confidence: float
+    #: ``static``, ``model`` or ``combined`` (the model agrees with the static fact).
+    source: str
+    alternatives: tuple[tuple[str, float], ...]
+
+
+def decide(ranked: Sequence[tuple[str, float]], static_type: str | None,
+           static_confidence: float, calibrate: IsotonicMap) -> Decision:
+    """The prediction for one site from the model's ranking and the static fact."""
+    if static_type is not None and static_confidence >= CERTAIN:
+        return Decision(static_type, static_confidence, "static",
+                        ((static_type, static_confidence),))
+    calibrated = tuple((t, calibrate(p)) for t, p in ranked)
+    if static_type is not None and (not calibrated or static_confidence >= calibrated[0][1]):
+        rest = tuple(a for a in calibrated if a[0] != static_type)
+        return Decision(static_type, static_confidence, "static",
+                        ((static_type, static_confidence), *rest))
+    if not calibrated:
+        return Decision(None, 0.0, "model", ())
+    best, confidence = calibrated[0]
+    source = "combined" if best == static_type else "model"
+    return Decision(best, confidence, source, calibrated)
+
+
+def fit_calibration(confidences: Sequence[float], correct: Sequence[bool],
+                    knots: int = 40) -> IsotonicMap:
+    """Isotonic regression (pool adjacent violators) of correctness on raw confidence,
+    summarised as at most ``knots`` points."""
+    order = np.argsort(np.asarray(confidences, dtype=np.float64))
+    x = np.asarray(confidences, dtype=np.float64)[order]
+    y = np.asarray(correct, dtype=np.float64)[order]
+    values: list[float] = []
+    weights: list[float] = []
+    ends: list[int] = []
+    for index, value in enumerate(y):
+        values.append(float(value))
+        weights.append(1.0)
+        ends.append(index)
+        while len(values) > 1 and values[-2] > values[-1]:
+            merged_weight = weights[-2] + weights[-1]
+            merged = (values[-2] * weights[-2] + values[-1] * weights[-1]) / merged_weight
+            values[-2:] = [merged]
+            weights[-2:] = [merged_weight]
+            ends[-2:] = [ends[-1]]
+    fitted = np.repeat(values, np.asarray(weights, dtype=np.int64))
+    picks = np.unique(np.linspace(0, len(x) - 1, num=min(knots, len(x))).astype(np.int64))
+    knots_x = [0.0, *x[picks].tolist(), 1.0]
+    knots_y = [0.0, *fitted[picks].tolist(), float(fitted[-1]) if len(fitted) else 1.0]
+    knots_x, knots_y = _dedupe(knots_x, knots_y)
+    return IsotonicMap(tuple(knots_x), tuple(knots_y))
+
+
+def _dedupe(xs: list[float], ys: list[float]) -> tuple[list[float], list[float]]:
+    out_x: list[float] = []
+    out_y: list[float] = []
+    for x, y in zip(xs, ys, strict=True):
+        if out_x and x <= out_x[-1]:
+            out_y[-1] = max(out_y[-1], y)
+            continue
+        out_x.append(x)
+        out_y.append(max(y, out_y[-1]) if out_y else y)
+    return out_x, out_y
+
+
+def dump_decision_map(mapping: IsotonicMap, threshold: float, notes: dict[str, object]) -> str:
+    return json.dumps({"knots_x": mapping.knots_x, "knots_y": mapping.knots_y,
+                       "default_threshold": threshold, **notes}, indent=1) + "\n"
+
+
+@lru_cache(maxsize=1)
+def load_decision_map() -> IsotonicMap:
+    """The calibration shipped beside the model (identity when there is none)."""
+    resource = resources.files("typeseer.model").joinpath("data").joinpath(_FILE)
+    if not resource.is_file():
+        return IsotonicMap()
+    data = json.loads(resource.read_text(encoding="utf-8"))
+    return IsotonicMap(tuple(data["knots_x"]), tuple(data["knots_y"]))
