@@ -15,7 +15,9 @@ and the CamelCase names it imports; each is described by its own name features (
 from __future__ import annotations
 
 import ast
+import collections.abc
 import re
+import typing
 import zlib
 from collections.abc import Iterable
 from functools import lru_cache
@@ -29,6 +31,7 @@ __all__ = [
     "candidate_classes",
     "class_features",
     "hash_features",
+    "is_candidate_name",
     "site_features",
     "subtokens",
 ]
@@ -319,8 +322,19 @@ def _return_features(function: Scope) -> list[str]:
 
 # -- candidate classes ------------------------------------------------------------------------
 
-def _is_class_like(name: str) -> bool:
-    return name[:1].isupper() and any(c.islower() for c in name) and not name.isupper()
+#: Typing constructs are spelled by the vocabulary itself, never filled into a template
+#: (``from typing import Any`` would otherwise make ``dict[str, Any]`` a template).
+TYPING_NAMES = frozenset(
+    {n for n in dir(typing) if not n.startswith("_")}
+    | {n for n in dir(collections.abc) if not n.startswith("_")}
+    | {"Self", "Never", "TypeGuard", "TypeIs", "Unpack", "Required", "NotRequired", "ReadOnly",
+       "TypeAlias", "ParamSpec", "Concatenate", "LiteralString", "override", "Buffer"})
+
+
+def is_candidate_name(name: str) -> bool:
+    """Whether a name may be a candidate class: CamelCase, not a typing construct."""
+    return (name[:1].isupper() and any(c.islower() for c in name) and not name.isupper()
+            and name not in TYPING_NAMES)
 
 
 def candidate_classes(module: ModuleSites) -> list[str]:
@@ -331,11 +345,11 @@ def candidate_classes(module: ModuleSites) -> list[str]:
     for child in scope.walk():
         if child.kind == "class" and isinstance(child.node, ast.ClassDef):
             name = child.node.name
-            if name not in seen:
+            if name not in seen and name not in TYPING_NAMES:
                 seen.add(name)
                 found.append(name)
     for name, ref in scope.imports.items():
-        if _is_class_like(name) and name not in seen and ref.attr is not None:
+        if is_candidate_name(name) and name not in seen and ref.attr is not None:
             seen.add(name)
             found.append(name)
     return found[:MAX_CANDIDATES]

@@ -29,7 +29,7 @@ from typing import Any
 
 import numpy as np
 
-from .features import BUCKETS, MAX_CANDIDATES, class_features, hash_features
+from .features import BUCKETS, MAX_CANDIDATES, TYPING_NAMES, class_features, hash_features
 from .vocab import UNKNOWN, template_of
 
 __all__ = ["TrainConfig", "load_split", "train"]
@@ -98,7 +98,8 @@ def load_split(directory: Path, max_rows_per_package: int, seed: int) -> Split:
             rows.append(table["features"][index][:MAX_FEATURES])
             split.labels.append(table["label"][index])
             split.kinds.append(table["kind"][index])
-            split.candidates.append(table["candidates"][index] or [])
+            split.candidates.append([c for c in table["candidates"][index] or []
+                                     if c not in TYPING_NAMES])
             split.static_types.append(table["static_type"][index])
             confidences.append(float(table["static_confidence"][index] or 0.0))
             split.packages.append(table["package"][index])
