@@ -4,8 +4,9 @@ Downloads a pinned pure-Python wheel from PyPI (default: Django, ~155k lines), t
 each as the median of ``--runs`` runs side by side on the same files:
 
 * ``ast.parse`` of every file, in one process (the DESIGN.md baseline);
-* ``typeseer infer --format jsonl`` end to end (process start, discovery, parsing, sites,
-  static inference, output), with ``--jobs 1`` and ``--jobs 2``.
+* ``typeseer infer --format jsonl --no-model`` (static inference only), one process;
+* ``typeseer infer --format jsonl`` end to end with the model (process start, discovery,
+  parsing, sites, static inference, features, model, output), with ``--jobs 1`` and 2.
 
 Prints a table (seconds, source lines/s, sites/s, ratio to ast.parse) and writes
 bench/results/speed.json.
@@ -42,9 +43,9 @@ def parse_all(files: list[Path]) -> float:
     return time.perf_counter() - started
 
 
-def run_infer(target: Path, jobs: int) -> tuple[float, int]:
+def run_infer(target: Path, jobs: int, model: bool = True) -> tuple[float, int]:
     command = [sys.executable, "-m", "typeseer", "infer", str(target), "--format", "jsonl",
-               "--jobs", str(jobs), "--quiet"]
+               "--jobs", str(jobs), "--quiet", *([] if model else ["--no-model"])]
     started = time.perf_counter()
     done = subprocess.run(command, capture_output=True, text=True, check=True)
     elapsed = time.perf_counter() - started
@@ -65,10 +66,12 @@ def main(argv: list[str] | None = None) -> int:
     files = sorted(target.rglob("*.py"))
     lines = sum(p.read_bytes().count(b"\n") for p in files)
 
-    timings: dict[str, list[float]] = {"ast.parse": [], "infer -j1": [], "infer -j2": []}
+    timings: dict[str, list[float]] = {"ast.parse": [], "static -j1": [], "infer -j1": [],
+                                       "infer -j2": []}
     sites = 0
     for _ in range(args.runs):  # interleaved, so that load on the machine hits all alike
         timings["ast.parse"].append(parse_all(files))
+        timings["static -j1"].append(run_infer(target, 1, model=False)[0])
         for jobs in (1, 2):
             elapsed, sites = run_infer(target, jobs)
             timings[f"infer -j{jobs}"].append(elapsed)

@@ -12,6 +12,7 @@ Policy:
 
 from __future__ import annotations
 
+import bisect
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -35,7 +36,15 @@ class IsotonicMap:
     knots_y: tuple[float, ...] = (0.0, 1.0)
 
     def __call__(self, value: float) -> float:
-        return float(np.interp(value, self.knots_x, self.knots_y))
+        # bisect on tuples: a scalar np.interp costs more than the whole lookup
+        xs, ys = self.knots_x, self.knots_y
+        if value <= xs[0]:
+            return ys[0]
+        if value >= xs[-1]:
+            return ys[-1]
+        right = bisect.bisect_right(xs, value)
+        x0, x1, y0, y1 = xs[right - 1], xs[right], ys[right - 1], ys[right]
+        return y0 + (y1 - y0) * (value - x0) / (x1 - x0)
 
 
 @dataclass(frozen=True, slots=True)

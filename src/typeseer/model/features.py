@@ -129,26 +129,51 @@ def _docstring(function: ast.FunctionDef | ast.AsyncFunctionDef) -> str:
     return ""
 
 
+#: Docstring fields that give a parameter's type, highest priority first: Sphinx ``:type x:``
+#: and ``:param int x:``, Google ``x (int):``, NumPy ``x : int``. Groups: (name, type).
+_PARAM_FIELDS = (
+    (re.compile(r":type\s+(\w+)\s*:\s*([^\n]+)"), 1, 2),
+    (re.compile(r":param\s+([A-Za-z_][\w\[\], .|]*?)\s+(\w+)\s*:"), 2, 1),
+    (re.compile(r"^\s*\*{0,2}(\w+)\s*\(([^)\n]+)\)\s*:", re.M), 1, 2),
+    (re.compile(r"^\s*(\w+)\s*:\s*([A-Za-z_][\w\[\], .|]*)\s*$", re.M), 1, 2),
+)
+_RETURN_FIELDS = (
+    re.compile(r":rtype:\s*([^\n]+)"),
+    re.compile(r"Returns?:?\s*\n\s*-*\s*\n?\s*([A-Za-z_][\w\[\], .|]*?)\s*(?::|\n)"),
+)
+
+
+def _clean_doc_type(text: str) -> str | None:
+    text = re.sub(r",?\s*optional$", "", text.strip().rstrip(".,"))
+    return text[:60] or None
+
+
+@lru_cache(maxsize=4096)
+def _doc_table(doc: str) -> tuple[dict[str, str | None], str | None]:
+    """Every parameter type and the return type a docstring gives, read once per docstring
+    (one pattern per field style, not one per parameter name)."""
+    params: dict[str, str | None] = {}
+    for pattern, name_group, type_group in _PARAM_FIELDS:
+        found: dict[str, str | None] = {}
+        for match in pattern.finditer(doc):
+            found.setdefault(match.group(name_group), _clean_doc_type(match.group(type_group)))
+        for name, text in found.items():
+            params.setdefault(name, text)
+    returned = None
+    for pattern in _RETURN_FIELDS:
+        found_return = pattern.search(doc)
+        if found_return is not None:
+            returned = _clean_doc_type(found_return.group(1))
+            break
+    return params, returned
+
+
 def doc_type(doc: str, name: str | None) -> str | None:
-    """The type a docstring gives a parameter (``name``) or the return value (None):
-    Sphinx ``:type x: int`` / ``:param int x:`` / ``:rtype:``, Google ``x (int):`` and
-    ``Returns:`` sections, NumPy ``x : int``."""
+    """The type a docstring gives a parameter (``name``) or the return value (None)."""
     if not doc:
         return None
-    if name is None:
-        match = re.search(r":rtype:\s*([^\n]+)", doc) or re.search(
-            r"Returns?:?\s*\n\s*-*\s*\n?\s*([A-Za-z_][\w\[\], .|]*?)\s*(?::|\n)", doc)
-    else:
-        escaped = re.escape(name)
-        match = (re.search(rf":type\s+{escaped}\s*:\s*([^\n]+)", doc)
-                 or re.search(rf":param\s+([A-Za-z_][\w\[\], .|]*?)\s+{escaped}\s*:", doc)
-                 or re.search(rf"^\s*\*{{0,2}}{escaped}\s*\(([^)\n]+)\)\s*:", doc, re.M)
-                 or re.search(rf"^\s*{escaped}\s*:\s*([A-Za-z_][\w\[\], .|]*)\s*$", doc, re.M))
-    if match is None:
-        return None
-    text = match.group(1).strip().rstrip(".,")
-    text = re.sub(r",?\s*optional$", "", text)
-    return text[:60] or None
+    params, returned = _doc_table(doc)
+    return returned if name is None else params.get(name)
 
 
 def _doc_features(prefix: str, text: str | None) -> list[str]:

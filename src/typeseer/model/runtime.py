@@ -42,6 +42,9 @@ class Model:
     output_b: np.ndarray
     query_w: np.ndarray
     query_b: np.ndarray
+    #: Optional linear bottleneck before the output layer (identity when absent).
+    bottleneck_w: np.ndarray | None
+    bottleneck_b: np.ndarray | None
     vocabulary: list[str]
     temperature: float
     meta: dict[str, Any]
@@ -65,7 +68,11 @@ class Model:
                 embedding=embedding, hidden_w=data["hidden_w"].astype(np.float32),
                 hidden_b=data["hidden_b"], output_w=data["output_w"].astype(np.float32),
                 output_b=data["output_b"], query_w=data["query_w"].astype(np.float32),
-                query_b=data["query_b"], vocabulary=[str(v) for v in data["vocabulary"]],
+                query_b=data["query_b"],
+                bottleneck_w=data["bottleneck_w"].astype(np.float32)
+                if "bottleneck_w" in data else None,
+                bottleneck_b=data["bottleneck_b"] if "bottleneck_b" in data else None,
+                vocabulary=[str(v) for v in data["vocabulary"]],
                 temperature=float(meta["temperature"]), meta=meta)
 
     def _bags(self, bags: Sequence[Sequence[int]]) -> np.ndarray:
@@ -89,7 +96,10 @@ class Model:
         hidden = np.maximum(self._bags(feature_bags) @ self.hidden_w + self.hidden_b, 0.0)
         # Softmax in place, then the top labels by repeated arg-max: on a few thousand labels
         # this is several times faster than a full sort or partition (docs/benchmarks.md).
-        scores = hidden @ self.output_w + self.output_b
+        projected = hidden
+        if self.bottleneck_w is not None and self.bottleneck_b is not None:
+            projected = hidden @ self.bottleneck_w + self.bottleneck_b
+        scores = projected @ self.output_w + self.output_b
         scores /= self.temperature
         scores -= scores.max(axis=1, keepdims=True)
         np.exp(scores, out=scores)

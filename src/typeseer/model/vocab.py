@@ -11,6 +11,7 @@ Type4Py and Typilus).
 from __future__ import annotations
 
 from collections.abc import Collection
+from functools import lru_cache
 
 from ..typeexpr import TypeExpr, TypeParseError, make_union, parse_type
 
@@ -44,6 +45,7 @@ def template_of(label: str, candidates: Collection[str]) -> tuple[str, str] | No
     return str(_replace(t, name)), name
 
 
+@lru_cache(maxsize=65536)
 def fill(template: str, name: str) -> str:
     """The normalised type of ``template`` with its slot filled by class ``name``."""
     return str(parse_type(template.replace(SLOT, name)))
