@@ -25,6 +25,8 @@ __all__ = ["MODEL_FILE", "Model", "ModelFileError", "load_model"]
 MODEL_FILE = "typeseer-model.npz"
 #: Alternatives kept per site.
 TOP_K = 5
+#: Labels less likely than this are not expanded into alternatives.
+MIN_PROBABILITY = 1e-3
 
 
 class ModelFileError(ValueError):
@@ -122,6 +124,8 @@ class Model:
         class_probs: np.ndarray | None = None
         merged: dict[str, float] = {}
         for index, p in zip(top_index.tolist(), top_prob.tolist(), strict=True):
+            if p < MIN_PROBABILITY:
+                break  # ordered by probability: the rest cannot matter
             label = self.vocabulary[index]
             if label == UNKNOWN:
                 continue

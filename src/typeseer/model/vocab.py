@@ -45,7 +45,25 @@ def template_of(label: str, candidates: Collection[str]) -> tuple[str, str] | No
     return str(_replace(t, name)), name
 
 
+_PLACEHOLDER = "__typeseer_slot__"
+
+
+@lru_cache(maxsize=8192)
+def _parsed_template(template: str) -> TypeExpr:
+    return parse_type(template.replace(SLOT, _PLACEHOLDER))
+
+
+def _substitute(t: TypeExpr, name: str) -> TypeExpr:
+    if t.name == _PLACEHOLDER and not t.args:
+        return TypeExpr(name)
+    args = tuple(_substitute(a, name) for a in t.args)
+    if t.name == "|":
+        return make_union(args)  # re-sorts the members around the new name
+    return TypeExpr(t.name, args, t.module)
+
+
 @lru_cache(maxsize=65536)
 def fill(template: str, name: str) -> str:
-    """The normalised type of ``template`` with its slot filled by class ``name``."""
-    return str(parse_type(template.replace(SLOT, name)))
+    """The normalised type of ``template`` with its slot filled by class ``name`` (the
+    template is parsed once; filling rebuilds the tree without parsing again)."""
+    return str(_substitute(_parsed_template(template), name))
