@@ -203,3 +203,11 @@ def test_quiet_silences_diagnostics(tmp_path: Path) -> None:
     _bad_inputs(root)
     code, _, err = run("infer", str(root), "-f", "jsonl", "--quiet")
     assert code == 0 and err == ""
+
+
+def test_enum_members_are_never_typed(tmp_path: Path) -> None:
+    (tmp_path / "colors.py").write_text(
+        "import enum\n\nclass Color(enum.Enum):\n    RED = 'red'\n    BLUE = 'blue'\n")
+    _, out, _ = run("infer", str(tmp_path), "-f", "jsonl", "--all")
+    members = [r for r in records(out) if r["scope"] == "Color"]
+    assert members and all(r["type"] is None for r in members)

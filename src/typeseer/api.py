@@ -17,7 +17,7 @@ from .config import Config
 from .model.features import candidate_classes, hash_features, site_features
 from .model.runtime import load_model
 from .project import Project
-from .sites import ModuleSites, Site
+from .sites import ModuleSites, Site, SiteKind
 from .sources import Diagnostic, Severity, SourceFile, discover
 from .static import Fact, StaticEngine
 from .static.calibration import calibration_kind, load_calibration
@@ -125,6 +125,9 @@ class _Worker:
                 if self.config.include_existing:
                     slots.append(self._existing(site))
                 continue
+            if self._enum_member(site):
+                slots.append(self._static(site, None, 0.0))  # members are never annotated
+                continue
             fact = self.engine.site_fact(site)
             confidence = self.calibration.confidence(calibration_kind(site), fact) \
                 if fact is not None else 0.0
@@ -142,6 +145,11 @@ class _Worker:
             slots = [self._combined(s, next(outputs)) if isinstance(s, _Pending) else s
                      for s in slots]
         return [s for s in slots if isinstance(s, Prediction)]
+
+    def _enum_member(self, site: Site) -> bool:
+        owner = site.owner
+        return (site.kind is SiteKind.VARIABLE and owner is not None and owner.kind == "class"
+                and self.engine.is_enum(owner))
 
     @staticmethod
     def _base(site: Site) -> tuple[str, int, int, str, str, str]:

@@ -146,7 +146,8 @@ class Model:
                         class_probs[position])
             else:
                 merged[label] = merged.get(label, 0.0) + p
-        return sorted(merged.items(), key=lambda kv: -kv[1])[:TOP_K]
+        ranked = sorted(merged.items(), key=lambda kv: -kv[1])
+        return [(t, p) for t, p in ranked if p >= MIN_PROBABILITY][:TOP_K]
 
 
 @lru_cache(maxsize=4096)
