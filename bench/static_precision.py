@@ -175,7 +175,8 @@ def bench_package(spec: str, args: argparse.Namespace) -> PackageResult:
                 encoding="utf-8").splitlines()
         else:
             out = Path(temp) / "predictions.jsonl"
-            infer_seconds = run_inference(stripped, out, args.infer_arg or [], args.timeout)
+            infer_seconds = run_inference(stripped, out, ["--no-model", *(args.infer_arg or [])],
+                                          args.timeout)
             lines = out.read_text(encoding="utf-8").splitlines()
     predictions = load_predictions(lines)
     existing = sum(p.source == "existing" for p in predictions)
@@ -335,7 +336,7 @@ def main(argv: list[str] | None = None) -> int:
         "python": sys.version.split()[0],
         "min_confidence": args.min_confidence,
         "sources": sorted(args.sources) if args.sources else None,
-        "infer_args": args.infer_arg or [],
+        "infer_args": ["--no-model", *(args.infer_arg or [])],
         "packages": {r.name: _package_json(r) for r in results},
         "all": report_to_dict(overall) if overall is not None else None,
         "failures": failures,
