@@ -15,7 +15,6 @@ from .annotations import existing_type
 from .combine import CERTAIN, decide, load_decision_map
 from .config import Config
 from .model.features import candidate_classes, hash_features, site_features
-from .model.runtime import load_model
 from .project import Project
 from .sites import ModuleSites, Site, SiteKind
 from .sources import Diagnostic, Severity, SourceFile, discover
@@ -97,7 +96,11 @@ class _Worker:
         self.project = Project(files, config.max_file_bytes)
         self.engine = StaticEngine(self.project, Stubs(), config.rules)
         self.calibration = load_calibration()
-        self.model = load_model() if config.use_model else None
+        self.model = None
+        if config.use_model:
+            from .model.runtime import load_model  # NumPy loads only when the model is used
+
+            self.model = load_model()
         self.decision_map = load_decision_map()
 
     def run(self, index: int) -> _FileResult:

@@ -48,7 +48,7 @@ class _ExitRequest(Exception):
         self.status = status
 
 
-def _build_parser(stdout: TextIO) -> _Parser:
+def _build_parser(with_corpus: bool = False) -> _Parser:
     parser = _Parser(prog="typeseer", description="Infer Python type annotations.")
     parser.add_argument("--version", action="version", version=f"typeseer {__version__}")
     commands = parser.add_subparsers(dest="command", parser_class=_Parser)
@@ -85,9 +85,13 @@ def _build_parser(stdout: TextIO) -> _Parser:
 
     commands.add_parser("rules", help="list the static inference rules")
     _add_evaluate_parser(commands)
-    from .corpus.build import add_corpus_parser
+    if with_corpus:
+        from .corpus.build import add_corpus_parser
 
-    add_corpus_parser(commands)
+        add_corpus_parser(commands)
+    else:  # the corpus code (and NumPy) loads only for `typeseer corpus ...`
+        commands.add_parser("corpus", help="build the training corpus of labelled sites from "
+                                           "typed PyPI packages (`typeseer corpus build -h`)")
     _add_train_parser(commands)
     return parser
 
@@ -298,9 +302,10 @@ def main(argv: Sequence[str] | None = None, stdout: TextIO | None = None,
     """Run the command line; returns the exit code."""
     stdout = stdout or sys.stdout
     stderr = stderr or sys.stderr
-    parser = _build_parser(stdout)
+    arguments = list(sys.argv[1:] if argv is None else argv)
+    parser = _build_parser(with_corpus=arguments[:1] == ["corpus"])
     try:
-        args = parser.parse_args(list(sys.argv[1:] if argv is None else argv))
+        args = parser.parse_args(arguments)
         if args.command == "infer":
             return _run_infer(args, stdout, stderr)
         if args.command == "rules":

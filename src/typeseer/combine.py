@@ -19,8 +19,6 @@ from dataclasses import dataclass
 from functools import lru_cache
 from importlib import resources
 
-import numpy as np
-
 __all__ = ["CERTAIN", "Decision", "IsotonicMap", "decide", "fit_calibration", "load_decision_map"]
 
 #: A static fact at least this likely to be exact is never contradicted by the model.
@@ -78,6 +76,7 @@ def fit_calibration(confidences: Sequence[float], correct: Sequence[bool],
                     knots: int = 40) -> IsotonicMap:
     """Isotonic regression (pool adjacent violators) of correctness on raw confidence,
     summarised as at most ``knots`` points."""
+    import numpy as np  # training only: inference never pays for NumPy's import here
     order = np.argsort(np.asarray(confidences, dtype=np.float64))
     x = np.asarray(confidences, dtype=np.float64)[order]
     y = np.asarray(correct, dtype=np.float64)[order]

@@ -73,7 +73,7 @@ class Model:
                 query_b=data["query_b"],
                 bottleneck_w=data["bottleneck_w"].astype(np.float32)
                 if "bottleneck_w" in data else None,
-                bottleneck_b=data["bottleneck_b"] if "bottleneck_b" in data else None,
+                bottleneck_b=data.get("bottleneck_b", None),
                 vocabulary=[str(v) for v in data["vocabulary"]],
                 temperature=float(meta["temperature"]), meta=meta)
 
