@@ -14,6 +14,7 @@ from pathlib import Path
 from .annotations import existing_type
 from .combine import CERTAIN, decide, load_decision_map
 from .config import Config
+from .model.callsites import CallSites
 from .model.features import candidate_classes, hash_features, site_features
 from .project import Project
 from .sites import ModuleSites, Site, SiteKind
@@ -102,6 +103,7 @@ class _Worker:
 
             self.model = load_model()
         self.decision_map = load_decision_map()
+        self.call_sites: CallSites | None = None
 
     def run(self, index: int) -> _FileResult:
         source = self.files[index]
@@ -141,13 +143,28 @@ class _Worker:
                 slots.append(_Pending(site, fact, confidence))
         pending = [s for s in slots if isinstance(s, _Pending)]
         if pending and self.model is not None:
-            bags = [hash_features(site_features(p.site, module, p.fact, p.confidence))
+            call_sites = self._call_sites()
+            bags = [hash_features(site_features(p.site, module, p.fact, p.confidence,
+                                                call_sites.features(p.site)))
                     for p in pending]
             candidates = [candidate_classes(module)] * len(pending)
             outputs = iter(self.model.predict(bags, candidates))
             slots = [self._combined(s, next(outputs)) if isinstance(s, _Pending) else s
                      for s in slots]
         return [s for s in slots if isinstance(s, Prediction)]
+
+    def _call_sites(self) -> CallSites:
+        """The project's call sites, gathered once: every module is loaded first, so that a
+        function's parameters see the calls made from any file."""
+        if self.call_sites is None:
+            modules = []
+            for source in self.files:
+                loaded = self.project.load(source)
+                if loaded.sites is not None:
+                    self.engine.register(loaded.sites.scope, loaded.name)
+                    modules.append(loaded.sites)
+            self.call_sites = CallSites(self.engine, modules)
+        return self.call_sites
 
     def _enum_member(self, site: Site) -> bool:
         owner = site.owner

@@ -110,6 +110,8 @@ class Scope:
     #: Function scopes: ``return`` statements, and whether the body yields or awaits.
     returns: list[ast.Return] = field(default_factory=list)
     yields: list[ast.Yield | ast.YieldFrom] = field(default_factory=list)
+    #: Calls made directly in this scope (the call sites that give parameters context).
+    calls: list[ast.Call] = field(default_factory=list)
     #: Function scopes inside a class: name of the instance parameter (``self``), if any.
     self_name: str | None = None
     #: Class scopes: ``self.NAME`` bindings and uses gathered from all methods.
@@ -293,6 +295,8 @@ class _ScopeBuilder:
             if method is not None:
                 method(current)  # type: ignore[operator]
                 continue
+            if cls is ast.Call:
+                self.scope.calls.append(current)  # type: ignore[arg-type]
             children: list[ast.AST] = []
             for field_name in cls._fields:
                 value = getattr(current, field_name, None)

@@ -33,6 +33,7 @@ from ..sources import discover
 from ..static import StaticEngine
 from ..static.calibration import calibration_kind, load_calibration
 from ..typeexpr import ANY
+from .callsites import CallSites
 from .features import candidate_classes, hash_features, site_features
 
 __all__ = ["DatasetSummary", "build_dataset", "featurise_project", "read_splits"]
@@ -56,12 +57,14 @@ def featurise_project(root: Path, package: str = "", split: str = "") -> list[di
     engine = StaticEngine(project, use_annotations=False)
     calibration = load_calibration()
     rows: list[dict[str, Any]] = []
+    modules = []
     for source in files:
         loaded = project.load(source)
-        module = loaded.sites
-        if module is None:
-            continue
-        engine.register(module.scope, loaded.name)
+        if loaded.sites is not None:
+            engine.register(loaded.sites.scope, loaded.name)
+            modules.append(loaded.sites)
+    call_sites = CallSites(engine, modules)
+    for module in modules:
         candidates = candidate_classes(module)
         for site in module.sites:
             try:
@@ -72,7 +75,7 @@ def featurise_project(root: Path, package: str = "", split: str = "") -> list[di
                 continue
             fact = engine.site_fact(site)
             confidence = calibration.confidence(calibration_kind(site), fact) if fact else 0.0
-            features = site_features(site, module, fact, confidence)
+            features = site_features(site, module, fact, confidence, call_sites.features(site))
             rows.append({
                 "package": package, "split": split, "file": site.file, "scope": site.scope,
                 "kind": site.kind.value, "name": site.name, "label": str(label),

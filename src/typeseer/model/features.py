@@ -245,8 +245,9 @@ def _class_of(site: Site) -> Scope | None:
 
 
 def site_features(site: Site, module: ModuleSites, fact: Fact | None,
-                  fact_confidence: float) -> list[str]:
-    """The feature strings of one site."""
+                  fact_confidence: float, context: Iterable[str] = ()) -> list[str]:
+    """The feature strings of one site; ``context`` adds interprocedural features
+    (model/callsites.py)."""
     kind = site.kind.value
     found = [f"k={kind}"]
     found.extend(_name_features("n", site.name) if site.name else ["n=<return>"])
@@ -284,6 +285,7 @@ def site_features(site: Site, module: ModuleSites, fact: Fact | None,
         found.append(f"sc={min(int(fact_confidence * 10), 9)}")
     else:
         found.append("s=<none>")
+    found.extend(context)
     return found
 
 
