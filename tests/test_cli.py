@@ -211,3 +211,16 @@ def test_enum_members_are_never_typed(tmp_path: Path) -> None:
     _, out, _ = run("infer", str(tmp_path), "-f", "jsonl", "--all")
     members = [r for r in records(out) if r["scope"] == "Color"]
     assert members and all(r["type"] is None for r in members)
+
+
+def test_train_without_pytorch_says_how_to_get_it(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setitem(sys.modules, "torch", None)  # importing it now raises ImportError
+    code, _, err = run("train", "--skip-featurise")
+    assert code == 2
+    assert "typeseer[train]" in err
+
+
+def test_train_needs_a_corpus(tmp_path: Path) -> None:
+    pytest.importorskip("torch")
+    code, _, err = run("train", "--corpus", str(tmp_path / "none"))
+    assert code == 2 and "no corpus" in err
