@@ -16,7 +16,7 @@ from __future__ import annotations
 import ast
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import ClassVar, Union
+from typing import Any, ClassVar, Union
 
 from ..project import Project
 from ..sites import Binding, BindingKind, ImportRef, Scope, Site, SiteKind
@@ -96,6 +96,7 @@ Value = Union[Instance, ModuleValue, ProjectClass, ProjectFunction, StubCallable
               StubClassValue]
 
 _IN_PROGRESS = object()
+_MISSING = object()
 _NUMERIC_RANK = {"bool": 0, "int": 1, "float": 2, "complex": 3}
 _CONSTANT_TYPES = {bool: "bool", int: "int", float: "float", complex: "complex", str: "str",
                    bytes: "bytes"}
@@ -142,12 +143,12 @@ class StaticEngine:
         #: False reads annotated code as if it were stripped (training data for the model).
         self.use_annotations = use_annotations
         self._module_of_root: dict[int, str] = {}
-        self._returns: dict[int, object] = {}
-        self._variables: dict[tuple[int, str], object] = {}
-        self._attributes: dict[tuple[int, str], object] = {}
-        self._params: dict[tuple[int, str], object] = {}
-        #: Variables met while their own type was being computed (see variable_fact).
-        self._cycle_hits: list[tuple[int, str]] = []
+        self._returns: dict[Any, object] = {}
+        self._variables: dict[Any, object] = {}
+        self._attributes: dict[Any, object] = {}
+        self._params: dict[Any, object] = {}
+        #: (cache, key) pairs met while their own fact was being computed (see _memoised).
+        self._cycle_hits: list[tuple[int, object]] = []
 
     # -- entry point ------------------------------------------------------------------------
     def register(self, root: Scope, module: str) -> None:
@@ -162,7 +163,7 @@ class StaticEngine:
             if site.kind is SiteKind.RETURN:
                 fact = self.return_fact(owner)
             elif site.kind is SiteKind.PARAM:
-                fact = self.param_fact(owner, site.name, for_site=True)
+                fact = self.param_fact(owner, site.name)
             elif site.kind is SiteKind.ATTRIBUTE:
                 fact = self.attribute_fact(owner, site.name)
             elif owner.kind == "class" and self.is_enum(owner):
@@ -291,25 +292,32 @@ class StaticEngine:
         if isinstance(value, ProjectClass):
             return TypeExpr(t.name, args, value.module)
         if isinstance(value, StubClassValue):
-            module = value.info.qualname.rpartition(".")[0]
-            return TypeExpr(t.name, args, "" if module == "builtins" else module)
+            return TypeExpr(t.name, args, _instance_of(value.info).module)
         return TypeExpr(t.name, args, t.module)
 
     # -- sites --------------------------------------------------------------------------------
-    def param_fact(self, function: Scope, name: str, for_site: bool = False) -> Fact | None:
-        key = (id(function), name)
-        cached = self._params.get(key, None)
+    def _memoised(self, cache: dict[Any, object], key: object,
+                  compute: Callable[[], Fact | None]) -> Fact | None:
+        """``compute()`` once per key. A key met again while it is being computed (a cycle)
+        gives bottom (None), as the first round of a fixpoint iteration does; its hit is
+        recorded for variable_fact's second pass."""
+        cached = cache.get(key, _MISSING)
         if cached is _IN_PROGRESS:
+            self._cycle_hits.append((id(cache), key))
             return None
-        if key in self._params:
+        if cached is not _MISSING:
             return cached  # type: ignore[return-value]
-        self._params[key] = _IN_PROGRESS
+        cache[key] = _IN_PROGRESS
         try:
-            fact = self._param_fact(function, name)
+            fact = compute()
         finally:
-            self._params.pop(key, None)
-        self._params[key] = fact
+            cache.pop(key, None)
+        cache[key] = fact
         return fact
+
+    def param_fact(self, function: Scope, name: str) -> Fact | None:
+        return self._memoised(self._params, (id(function), name),
+                              lambda: self._param_fact(function, name))
 
     def _param_fact(self, function: Scope, name: str) -> Fact | None:
         node = function.function
@@ -358,19 +366,7 @@ class StaticEngine:
         return fact.via("param_default", self.rules.confidence("param_default"))
 
     def return_fact(self, function: Scope) -> Fact | None:
-        key = id(function)
-        cached = self._returns.get(key)
-        if cached is _IN_PROGRESS:
-            return None
-        if key in self._returns:
-            return cached  # type: ignore[return-value]
-        self._returns[key] = _IN_PROGRESS
-        try:
-            fact = self._return_fact(function)
-        finally:
-            self._returns.pop(key, None)
-        self._returns[key] = fact
-        return fact
+        return self._memoised(self._returns, id(function), lambda: self._return_fact(function))
 
     def _return_fact(self, function: Scope) -> Fact | None:
         node = function.function
@@ -468,41 +464,22 @@ class StaticEngine:
 
     def variable_fact(self, scope: Scope, name: str) -> Fact | None:
         key = (id(scope), name)
-        cached = self._variables.get(key)
-        if cached is _IN_PROGRESS:
-            self._cycle_hits.append(key)
-            return None
-        if key in self._variables:
-            return cached  # type: ignore[return-value]
-        self._variables[key] = _IN_PROGRESS
-        bindings = scope.bindings.get(name, [])
-        try:
-            fact, deferred = self._join_bindings(bindings, lambda b: scope, "variable_join",
-                                                 defer=key)
-            if fact is not None and deferred:
-                # Rebindings that read the variable itself (x = x.strip()) are evaluated
-                # again with the type of the others, and must agree with it.
-                self._variables[key] = fact
-                fact, deferred = self._join_bindings(bindings, lambda b: scope, "variable_join")
-        finally:
-            self._variables.pop(key, None)
-        self._variables[key] = fact
+        return self._memoised(self._variables, key, lambda: self._variable_fact(scope, key))
+
+    def _variable_fact(self, scope: Scope, key: tuple[int, str]) -> Fact | None:
+        bindings = scope.bindings.get(key[1], [])
+        fact, deferred = self._join_bindings(bindings, lambda b: scope, "variable_join",
+                                             defer=key)
+        if fact is not None and deferred:
+            # Rebindings that read the variable itself (x = x.strip()) are evaluated again
+            # with the type of the others, and must agree with it.
+            self._variables[key] = fact
+            fact, _ = self._join_bindings(bindings, lambda b: scope, "variable_join")
         return fact
 
     def attribute_fact(self, cls: Scope, name: str) -> Fact | None:
-        key = (id(cls), name)
-        cached = self._attributes.get(key)
-        if cached is _IN_PROGRESS:
-            return None
-        if key in self._attributes:
-            return cached  # type: ignore[return-value]
-        self._attributes[key] = _IN_PROGRESS
-        try:
-            fact = self._attribute_fact(cls, name)
-        finally:
-            self._attributes.pop(key, None)
-        self._attributes[key] = fact
-        return fact
+        return self._memoised(self._attributes, (id(cls), name),
+                              lambda: self._attribute_fact(cls, name))
 
     def _attribute_fact(self, cls: Scope, name: str) -> Fact | None:
         declared = [b for b in cls.bindings.get(name, []) if b.annotation is not None]
@@ -537,7 +514,7 @@ class StaticEngine:
             mark = len(self._cycle_hits)
             fact = self.binding_fact(binding, scope_of(binding))
             if fact is None:
-                if defer is not None and defer in self._cycle_hits[mark:]:
+                if defer is not None and (id(self._variables), defer) in self._cycle_hits[mark:]:
                     deferred = True
                     continue
                 return None, False
@@ -1052,8 +1029,8 @@ class StaticEngine:
                    keywords: dict[str, TypeExpr | None]) -> Value | None:
         if not self.rules.enabled("typeshed_constructor"):
             return None
-        module, _, name = info.qualname.rpartition(".")
-        module = "" if module == "builtins" else module
+        instance = _instance_of(info)
+        module, name = instance.module, instance.name
         if name in ("type", "object", "super", "property", "staticmethod", "classmethod"):
             return None
         if not info.type_params:
