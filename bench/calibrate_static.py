@@ -63,7 +63,6 @@ def outcomes(source_dir: Path) -> list[tuple[str, Fact, bool]]:
         loaded = project.load(source)
         if loaded.sites is None:
             continue
-        engine.register(loaded.sites.scope, loaded.name)
         for site in loaded.sites.sites:
             expected = truth.get(SiteKey(*site.key))
             if expected is None or site.annotation is not None:

@@ -113,7 +113,6 @@ class _Worker:
             return _FileResult([], [Diagnostic(source.relpath, loaded.error or "unknown error",
                                                severity)], 0)
         module = loaded.sites
-        self.engine.register(module.scope, loaded.name)
         diagnostics = []
         if not module.lines or not any(line.strip() for line in module.lines):
             diagnostics.append(Diagnostic(source.relpath, "empty file, nothing to infer",
@@ -157,13 +156,7 @@ class _Worker:
         """The project's call sites, gathered once: every module is loaded first, so that a
         function's parameters see the calls made from any file."""
         if self.call_sites is None:
-            modules = []
-            for source in self.files:
-                loaded = self.project.load(source)
-                if loaded.sites is not None:
-                    self.engine.register(loaded.sites.scope, loaded.name)
-                    modules.append(loaded.sites)
-            self.call_sites = CallSites(self.engine, modules)
+            self.call_sites = CallSites(self.engine, self.project.load_all())
         return self.call_sites
 
     def _enum_member(self, site: Site) -> bool:

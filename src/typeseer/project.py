@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from .parsing import ParseFailure, parse_source
-from .sites import ModuleSites, extract_sites
+from .sites import ModuleSites, Scope, extract_sites
 from .sources import DEFAULT_MAX_FILE_BYTES, SourceFile, UnreadableSource, read_source
 
 __all__ = ["LoadedModule", "Project", "module_name_for"]
@@ -61,8 +61,11 @@ class Project:
         self._packages: set[str] = set()
         self._module_of: dict[str, str] = {}
         self._loaded: dict[str, LoadedModule] = {}
+        #: Module name of each loaded module's root scope (what static inference reads).
+        self._root_names: dict[int, str] = {}
+        self._files = list(files)
         prefixes: dict[Path, str] = {}
-        for source in files:
+        for source in self._files:
             name, is_package = module_name_for(source.path, prefixes)
             if is_package:
                 self._packages.add(name)
@@ -89,6 +92,7 @@ class Project:
             text = read_source(source, self.max_file_bytes)
             tree = parse_source(text, source.relpath)
             sites = extract_sites(source.relpath, text, tree, name, self.is_package(name))
+            self._root_names[id(sites.scope)] = name
             loaded = LoadedModule(name, source, sites)
         except (UnreadableSource, ParseFailure) as error:
             loaded = LoadedModule(name, source, None, str(error))
@@ -97,6 +101,15 @@ class Project:
         if self._by_module.get(name) == source:
             self._loaded[name] = loaded
         return loaded
+
+    def load_all(self) -> list[ModuleSites]:
+        """Every module of the project that loads, in file order (cached like ``load``)."""
+        loaded = (self.load(source).sites for source in self._files)
+        return [sites for sites in loaded if sites is not None]
+
+    def module_of_root(self, root: Scope) -> str:
+        """The module name of a root scope this project loaded (``""`` for any other)."""
+        return self._root_names.get(id(root), "")
 
     def module(self, name: str) -> ModuleSites | None:
         """The scope tree of a project module, or None if it is not in the project."""

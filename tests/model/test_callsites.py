@@ -22,7 +22,6 @@ def _sites(tmp_path: Path, files: dict[str, str]) -> tuple[CallSites, dict[tuple
     for source in found:
         loaded = project.load(source)
         assert loaded.sites is not None
-        engine.register(loaded.sites.scope, loaded.name)
         modules.append(loaded.sites)
     sites = {(s.scope, s.name): s for m in modules for s in m.sites if s.kind.value == "param"}
     return CallSites(engine, modules), sites

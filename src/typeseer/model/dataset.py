@@ -57,12 +57,7 @@ def featurise_project(root: Path, package: str = "", split: str = "") -> list[di
     engine = StaticEngine(project, use_annotations=False)
     calibration = load_calibration()
     rows: list[dict[str, Any]] = []
-    modules = []
-    for source in files:
-        loaded = project.load(source)
-        if loaded.sites is not None:
-            engine.register(loaded.sites.scope, loaded.name)
-            modules.append(loaded.sites)
+    modules = project.load_all()
     call_sites = CallSites(engine, modules)
     for module in modules:
         candidates = candidate_classes(module)

@@ -142,7 +142,6 @@ class StaticEngine:
         self.rules = rules or RuleSet()
         #: False reads annotated code as if it were stripped (training data for the model).
         self.use_annotations = use_annotations
-        self._module_of_root: dict[int, str] = {}
         self._returns: dict[Any, object] = {}
         self._variables: dict[Any, object] = {}
         self._attributes: dict[Any, object] = {}
@@ -151,9 +150,6 @@ class StaticEngine:
         self._cycle_hits: list[tuple[int, object]] = []
 
     # -- entry point ------------------------------------------------------------------------
-    def register(self, root: Scope, module: str) -> None:
-        self._module_of_root[id(root)] = module
-
     def site_fact(self, site: Site) -> Fact | None:
         """The static fact for one site, or None when the code does not determine it."""
         owner = site.owner
@@ -180,14 +176,12 @@ class StaticEngine:
     def module_of(self, scope: Scope) -> str:
         while scope.parent is not None:
             scope = scope.parent
-        name = self._module_of_root.get(id(scope))
-        return "" if name is None else name
+        return self.project.module_of_root(scope)
 
     def _module_scope(self, module: str) -> Scope | None:
         loaded = self.project.module(module)
         if loaded is None:
             return None
-        self._module_of_root.setdefault(id(loaded.scope), module)
         return loaded.scope
 
     def lookup(self, name: str, scope: Scope, depth: int = 0) -> Value | None:
