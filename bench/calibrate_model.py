@@ -23,7 +23,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "src"))
 
 import typeseer.api  # noqa: E402
-from typeseer.combine import IsotonicMap, dump_decision_map, fit_calibration  # noqa: E402
+from typeseer.combine import IsotonicMap, dump_decision_map, fit_decisions  # noqa: E402
 from typeseer.config import Config  # noqa: E402
 from typeseer.evaluate import evaluate  # noqa: E402
 from typeseer.typeexpr import TypeParseError, parse_type  # noqa: E402
@@ -60,21 +60,9 @@ def main() -> int:
             correct.append(right)
             model_sourced.append(record.source in ("model", "combined"))
         print(f"{package.name}: {len(result.predictions)} predictions", file=sys.stderr)
-    picked = [i for i, m in enumerate(model_sourced) if m]
-    mapping = fit_calibration([confidences[i] for i in picked], [correct[i] for i in picked])
-    final = [mapping(c) if m else c for c, m in zip(confidences, model_sourced, strict=True)]
-    threshold = 1.0
-    for step in range(50, 100):
-        candidate = step / 100
-        given = [ok for c, ok in zip(final, correct, strict=True) if c >= candidate]
-        if given and sum(given) / len(given) >= 0.95:
-            threshold = candidate
-            break
-    given = [ok for c, ok in zip(final, correct, strict=True) if c >= threshold]
+    mapping, threshold, figures = fit_decisions(confidences, correct, model_sourced)
     notes = {"fitted_on": "valid split, end to end (strip + infer)", "sites": len(correct),
-             "precision_at_threshold": sum(given) / max(len(given), 1),
-             "coverage_at_threshold": len(given) / max(len(correct), 1),
-             "top1": sum(correct) / max(len(correct), 1)}
+             **figures}
     Path(args.output).write_text(dump_decision_map(mapping, threshold, notes), encoding="utf-8")
     print(json.dumps({"threshold": threshold, **notes}, indent=1))
     return 0

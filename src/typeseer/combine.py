@@ -19,7 +19,15 @@ from dataclasses import dataclass
 from functools import lru_cache
 from importlib import resources
 
-__all__ = ["CERTAIN", "Decision", "IsotonicMap", "decide", "fit_calibration", "load_decision_map"]
+__all__ = [
+    "CERTAIN",
+    "Decision",
+    "IsotonicMap",
+    "decide",
+    "fit_calibration",
+    "fit_decisions",
+    "load_decision_map",
+]
 
 #: A static fact at least this likely to be exact is never contradicted by the model.
 CERTAIN = 0.97
@@ -111,6 +119,32 @@ def _dedupe(xs: list[float], ys: list[float]) -> tuple[list[float], list[float]]
         out_x.append(x)
         out_y.append(max(y, out_y[-1]) if out_y else y)
     return out_x, out_y
+
+
+def fit_decisions(confidences: Sequence[float], correct: Sequence[bool],
+                  model_sourced: Sequence[bool], target_precision: float = 0.95
+                  ) -> tuple[IsotonicMap, float, dict[str, float]]:
+    """Fit the map on the model-sourced decisions, then pick the lowest threshold (in steps
+    of 0.01 from 0.5) at which all decisions reach ``target_precision``. Returns the map, the
+    threshold, and the figures at it."""
+    picked = [i for i, m in enumerate(model_sourced) if m]
+    mapping = fit_calibration([confidences[i] for i in picked], [correct[i] for i in picked])
+    final = [mapping(c) if m else c for c, m in zip(confidences, model_sourced, strict=True)]
+
+    def given_at(threshold: float) -> list[bool]:
+        return [ok for c, ok in zip(final, correct, strict=True) if c >= threshold]
+
+    threshold = 1.0
+    for step in range(50, 100):
+        given = given_at(step / 100)
+        if given and sum(given) / len(given) >= target_precision:
+            threshold = step / 100
+            break
+    given = given_at(threshold)
+    total = max(len(correct), 1)
+    return mapping, threshold, {"precision_at_threshold": sum(given) / max(len(given), 1),
+                                "coverage_at_threshold": len(given) / total,
+                                "top1": sum(correct) / total}
 
 
 def dump_decision_map(mapping: IsotonicMap, threshold: float, notes: dict[str, object]) -> str:

@@ -387,7 +387,7 @@ def calibrate_decisions(model_file: Path, split: Split, out_file: Path,
                         target_precision: float = 0.95) -> dict[str, Any]:
     """Fit the isotonic map of final confidences on ``split`` (validation), pick the default
     threshold for ``target_precision``, and write them beside the model."""
-    from ..combine import IsotonicMap, decide, dump_decision_map, fit_calibration
+    from ..combine import IsotonicMap, decide, dump_decision_map, fit_decisions
     from ..typeexpr import TypeParseError, parse_type
     from .runtime import Model
 
@@ -410,19 +410,8 @@ def calibrate_decisions(model_file: Path, split: Split, out_file: Path,
             confidences.append(decision.confidence)
             correct.append(right)
             model_sourced.append(decision.source != "static")
-    picked = [i for i, m in enumerate(model_sourced) if m]
-    mapping = fit_calibration([confidences[i] for i in picked], [correct[i] for i in picked])
-    final = [mapping(c) if m else c for c, m in zip(confidences, model_sourced, strict=True)]
-    threshold = 1.0
-    for candidate in np.arange(0.5, 1.0, 0.01):
-        given = [ok for c, ok in zip(final, correct, strict=True) if c >= candidate]
-        if given and sum(given) / len(given) >= target_precision:
-            threshold = round(float(candidate), 2)
-            break
-    given = [ok for c, ok in zip(final, correct, strict=True) if c >= threshold]
-    notes = {"fitted_on": "valid split", "rows": len(rows),
-             "precision_at_threshold": sum(given) / max(len(given), 1),
-             "coverage_at_threshold": len(given) / max(len(rows), 1),
-             "top1": sum(correct) / max(len(rows), 1)}
+    mapping, threshold, figures = fit_decisions(confidences, correct, model_sourced,
+                                                target_precision)
+    notes: dict[str, object] = {"fitted_on": "valid split", "rows": len(rows), **figures}
     out_file.write_text(dump_decision_map(mapping, threshold, notes), encoding="utf-8")
     return {"threshold": threshold, **notes}
