@@ -25,7 +25,9 @@ __all__ = [
     "SiteKey",
     "SiteKind",
     "build_scopes",
+    "decorator_names",
     "extract_sites",
+    "last_name",
     "usage_slice",
 ]
 
@@ -174,13 +176,19 @@ class ModuleSites:
     sites: list[Site]
 
 
-def _dotted(node: ast.expr) -> str | None:
+def last_name(node: ast.expr) -> str:
+    """``"join"`` for ``join`` and ``os.path.join``; ``""`` for any other expression."""
     if isinstance(node, ast.Name):
         return node.id
     if isinstance(node, ast.Attribute):
-        base = _dotted(node.value)
-        return None if base is None else f"{base}.{node.attr}"
-    return None
+        return node.attr
+    return ""
+
+
+def decorator_names(node: ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef) -> set[str]:
+    """Last names of a definition's decorators (``@functools.cache`` and ``@cache(...)``
+    both give ``cache``)."""
+    return {last_name(d.func if isinstance(d, ast.Call) else d) for d in node.decorator_list}
 
 
 def _resolve_relative(module: str | None, level: int, package: str) -> str:
@@ -194,15 +202,6 @@ def _resolve_relative(module: str | None, level: int, package: str) -> str:
     if module:
         return f"{base}.{module}" if base else module
     return base
-
-
-def _is_decorated(node: FunctionNode, name: str) -> bool:
-    for decorator in node.decorator_list:
-        target = decorator.func if isinstance(decorator, ast.Call) else decorator
-        dotted = _dotted(target)
-        if dotted is not None and dotted.rsplit(".", 1)[-1] == name:
-            return True
-    return False
 
 
 #: Node classes with nothing to visit below them (contexts, operators, constants).
@@ -465,8 +464,8 @@ class _ScopeBuilder:
         parent.children.append(child)
         positional = [*args.posonlyargs, *args.args]
         if (parent.kind == "class" and positional
-                and not _is_decorated(node, "staticmethod")
-                and not _is_decorated(node, "classmethod")):
+                and "staticmethod" not in decorator_names(node)
+                and "classmethod" not in decorator_names(node)):
             child.self_name = positional[0].arg
         for arg in (*positional, *args.kwonlyargs, args.vararg, args.kwarg):
             if arg is not None:
@@ -546,7 +545,7 @@ def _function_sites(file: str, scope: Scope) -> Iterator[Site]:
     defaults.update({a.arg: d for a, d in zip(args.kwonlyargs, args.kw_defaults, strict=True)
                      if d is not None})
     skip_first = scope.parent is not None and scope.parent.kind == "class" and positional and (
-        not _is_decorated(node, "staticmethod"))
+        "staticmethod" not in decorator_names(node))
     params = [*positional, args.vararg, *args.kwonlyargs, args.kwarg]
     for index, arg in enumerate(params):
         if arg is None or (index == 0 and skip_first):
@@ -586,7 +585,7 @@ def extract_sites(file: str, source: str, tree: ast.Module, module_name: str = "
     sites: list[Site] = []
     for scope in root.walk():
         if scope.kind == "function":
-            if _is_decorated(scope.function, "overload"):
+            if "overload" in decorator_names(scope.function):
                 continue  # signatures for the checker; the implementation carries the sites
             sites.extend(_function_sites(file, scope))
         elif scope.kind == "class":

@@ -11,7 +11,7 @@ from __future__ import annotations
 import ast
 from collections.abc import Iterable
 
-from ..sites import ModuleSites, Scope, Site, SiteKind
+from ..sites import ModuleSites, Scope, Site, SiteKind, last_name
 from ..static.engine import ProjectClass, ProjectFunction, StaticEngine
 from .features import expression_features
 
@@ -37,8 +37,7 @@ class CallSites:
 
     def _add(self, call: ast.Call, scope: Scope) -> None:
         func = call.func
-        name = func.id if isinstance(func, ast.Name) else getattr(func, "attr", None)
-        if name not in self._names:
+        if last_name(func) not in self._names:
             return  # cheap filter: only names the project defines can resolve to it
         try:
             callee = self.engine.value(func, scope)

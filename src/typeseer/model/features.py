@@ -22,7 +22,7 @@ import zlib
 from collections.abc import Iterable
 from functools import lru_cache
 
-from ..sites import BindingKind, ModuleSites, Scope, Site, SiteKind
+from ..sites import BindingKind, ModuleSites, Scope, Site, SiteKind, last_name
 from ..static.engine import Fact
 
 __all__ = [
@@ -73,14 +73,6 @@ def _name_features(prefix: str, name: str) -> list[str]:
     return found
 
 
-def _callee_name(node: ast.expr) -> str:
-    if isinstance(node, ast.Name):
-        return node.id
-    if isinstance(node, ast.Attribute):
-        return node.attr
-    return ""
-
-
 def expression_features(node: ast.expr | None, prefix: str) -> list[str]:
     """The shape of an expression bound to or returned as the site's value."""
     if node is None:
@@ -94,11 +86,11 @@ def expression_features(node: ast.expr | None, prefix: str) -> list[str]:
     elif isinstance(node, ast.Attribute):
         found.extend(_name_features(f"{prefix}at", node.attr))
     elif isinstance(node, ast.Call):
-        callee = _callee_name(node.func)
+        callee = last_name(node.func)
         if callee:
             found.extend(_name_features(f"{prefix}call", callee))
         if isinstance(node.func, ast.Attribute):
-            base = _callee_name(node.func.value)
+            base = last_name(node.func.value)
             if base:
                 found.append(f"{prefix}callon={base.lower()}")
     elif isinstance(node, ast.Await):

@@ -19,7 +19,16 @@ from dataclasses import dataclass
 from typing import Any, ClassVar, Union
 
 from ..project import Project
-from ..sites import Binding, BindingKind, ImportRef, Scope, Site, SiteKind
+from ..sites import (
+    Binding,
+    BindingKind,
+    ImportRef,
+    Scope,
+    Site,
+    SiteKind,
+    decorator_names,
+    last_name,
+)
 from ..typeexpr import ANY, NONE, TypeExpr, TypeParseError, from_ast, make_union
 from .rules import RuleSet
 from .stubs import StubClass, StubFunction, Stubs, qualified
@@ -1412,38 +1421,27 @@ def _default_of(node: ast.FunctionDef | ast.AsyncFunctionDef, name: str) -> ast.
     return None
 
 
-def _decorator_names(node: ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef) -> set[str]:
-    names = set()
-    for decorator in node.decorator_list:
-        target = decorator.func if isinstance(decorator, ast.Call) else decorator
-        if isinstance(target, ast.Name):
-            names.add(target.id)
-        elif isinstance(target, ast.Attribute):
-            names.add(target.attr)
-    return names
-
-
 def _is_property(scope: Scope) -> bool:
     node = scope.node
     return isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) and bool(
-        _decorator_names(node) & {"property", "cached_property"})
+        decorator_names(node) & {"property", "cached_property"})
 
 
 def _is_stub_property(function: StubFunction) -> bool:
-    return bool(_decorator_names(function.node) & {"property", "cached_property"})
+    return bool(decorator_names(function.node) & {"property", "cached_property"})
 
 
 def _is_stub_static(function: StubFunction) -> bool:
-    return "staticmethod" in _decorator_names(function.node)
+    return "staticmethod" in decorator_names(function.node)
 
 
 def _is_stub_classmethod(function: StubFunction) -> bool:
-    return "classmethod" in _decorator_names(function.node)
+    return "classmethod" in decorator_names(function.node)
 
 
 def _is_abstract(node: ast.FunctionDef | ast.AsyncFunctionDef) -> bool:
     """Abstract, overload or stub-like bodies: their return type is not what they do."""
-    if _decorator_names(node) & {"abstractmethod", "overload", "abstractproperty"}:
+    if decorator_names(node) & {"abstractmethod", "overload", "abstractproperty"}:
         return True
     body = list(node.body)
     if body and isinstance(body[0], ast.Expr) and isinstance(body[0].value, ast.Constant) \
@@ -1488,9 +1486,7 @@ def _always_exits(body: list[ast.stmt]) -> bool:
                           and c.guard is None for c in last.cases)
         return irrefutable and all(_always_exits(c.body) for c in last.cases)
     if isinstance(last, ast.Expr) and isinstance(last.value, ast.Call):
-        func = last.value.func
-        name = func.attr if isinstance(func, ast.Attribute) else getattr(func, "id", "")
-        return name in ("exit", "_exit", "abort", "fail", "assert_never")
+        return last_name(last.value.func) in ("exit", "_exit", "abort", "fail", "assert_never")
     return False
 
 
@@ -1530,11 +1526,8 @@ def _is_generic_class(cls: Scope) -> bool:
     if not isinstance(node, ast.ClassDef):
         return False
     for base in node.bases:
-        if isinstance(base, ast.Subscript):
-            target = base.value
-            name = target.id if isinstance(target, ast.Name) else getattr(target, "attr", "")
-            if name in ("Generic", "Protocol"):
-                return True
+        if isinstance(base, ast.Subscript) and last_name(base.value) in ("Generic", "Protocol"):
+            return True
     return False
 
 
@@ -1548,11 +1541,9 @@ def _mentions_typevar(t: TypeExpr, function: Scope, engine: StaticEngine) -> boo
         if part.module or part.args:
             continue
         bindings = root.bindings.get(part.name)
-        if bindings and isinstance(bindings[0].value, ast.Call):
-            func = bindings[0].value.func
-            name = func.id if isinstance(func, ast.Name) else getattr(func, "attr", "")
-            if name in ("TypeVar", "ParamSpec", "TypeVarTuple"):
-                return True
+        if bindings and isinstance(bindings[0].value, ast.Call) and last_name(
+                bindings[0].value.func) in ("TypeVar", "ParamSpec", "TypeVarTuple"):
+            return True
     return False
 
 
