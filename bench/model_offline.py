@@ -13,15 +13,15 @@ from __future__ import annotations
 
 import argparse
 import sys
-from collections import Counter
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "src"))
 
-from typeseer.combine import IsotonicMap, decide, load_decision_map  # noqa: E402
+from typeseer.combine import IsotonicMap, load_decision_map  # noqa: E402
 from typeseer.model.runtime import Model  # noqa: E402
-from typeseer.model.train import load_split  # noqa: E402
+from typeseer.model.train import decide_rows, load_split  # noqa: E402
+from typeseer.scoring import expected_calibration_error  # noqa: E402
 from typeseer.typeexpr import TypeParseError, parse_type  # noqa: E402
 
 BASIC = {"int", "str", "bool", "float", "bytes", "list", "dict", "tuple", "set", "None", "Any"}
@@ -39,26 +39,19 @@ def main() -> int:
     model = Model.load(Path(args.model))
     calibration = IsotonicMap() if args.raw else load_decision_map()
     split = load_split(Path(args.data) / args.split, args.max_rows_per_package, 1234)
-    bags = split.bags(range(len(split.labels)))
     outcomes: list[tuple[str, str, bool, float, str]] = []
-    for start in range(0, len(bags), 2048):
-        part = range(start, min(start + 2048, len(bags)))
-        ranked = model.predict([bags[i] for i in part], [split.candidates[i] for i in part])
-        for i, r in zip(part, ranked, strict=True):
-            decision = decide(r, split.static_types[i], float(split.static_confidence[i]),
-                              calibration)
-            predicted, confidence = decision.type, decision.confidence
-            label = split.labels[i]
-            try:
-                truth = parse_type(label)
-                correct = predicted is not None and parse_type(predicted) == truth
-                outer = truth.name
-            except TypeParseError:
-                correct, outer = False, "?"
-            category = ("basic" if outer in BASIC else
-                        "user" if any(p.name in split.candidates[i] for p in truth.walk())
-                        else "other")
-            outcomes.append((split.kinds[i], label, correct, confidence, category))
+    for i, decision, correct in decide_rows(model, split, calibration):
+        label = split.labels[i]
+        try:
+            truth = parse_type(label)
+        except TypeParseError:
+            outcomes.append((split.kinds[i], label, correct, decision.confidence, "other"))
+            continue
+        category = ("basic" if truth.name in BASIC else
+                    "user" if any(p.name in split.candidates[i] for p in truth.walk())
+                    else "other")
+        outcomes.append((split.kinds[i], label, correct, decision.confidence, category))
+
     def rate(rows: list[tuple[str, str, bool, float, str]]) -> str:
         return f"{sum(r[2] for r in rows) / max(len(rows), 1):.1%} of {len(rows)}"
     print(f"{args.split}: top-1 exact {rate(outcomes)}")
@@ -72,16 +65,8 @@ def main() -> int:
         given = [o for o in outcomes if o[3] >= threshold]
         print(f"  threshold {threshold}: coverage {len(given) / len(outcomes):.1%}, "
               f"precision {rate(given)}")
-    bins = Counter()
-    hits = Counter()
-    confidence_sum = Counter()
-    for o in outcomes:
-        b = min(int(o[3] * 10), 9)
-        bins[b] += 1
-        hits[b] += o[2]
-        confidence_sum[b] += o[3]
-    ece = sum(abs(hits[b] - confidence_sum[b]) for b in bins) / len(outcomes)
-    print(f"  ECE {ece:.3f}")
+    calibration_error = expected_calibration_error((o[3], o[2]) for o in outcomes)
+    print(f"  ECE {calibration_error.ece:.3f}")
     return 0
 
 

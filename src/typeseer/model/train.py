@@ -22,17 +22,21 @@ import math
 import sys
 import time
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from .features import BUCKETS, MAX_CANDIDATES, TYPING_NAMES, class_features, hash_features
 from .vocab import UNKNOWN, template_of
 
-__all__ = ["TrainConfig", "load_split", "train"]
+if TYPE_CHECKING:
+    from ..combine import Decision, IsotonicMap
+    from .runtime import Model
+
+__all__ = ["TrainConfig", "decide_rows", "load_split", "train"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -383,35 +387,43 @@ def export(model: Any, vocabulary: Sequence[str], temperature: float, config: Tr
     temp.replace(out_file)
 
 
-def calibrate_decisions(model_file: Path, split: Split, out_file: Path,
-                        target_precision: float = 0.95) -> dict[str, Any]:
-    """Fit the isotonic map of final confidences on ``split`` (validation), pick the default
-    threshold for ``target_precision``, and write them beside the model."""
-    from ..combine import IsotonicMap, decide, dump_decision_map, fit_decisions
+def decide_rows(model: Model, split: Split, mapping: IsotonicMap, chunk: int = 4096
+                ) -> Iterator[tuple[int, Decision, bool]]:
+    """For every row of ``split``: the decision ``typeseer infer`` would make (model ranking
+    plus static fact, api.py) and whether it is exactly the label."""
+    from ..combine import decide
     from ..typeexpr import TypeParseError, parse_type
-    from .runtime import Model
 
-    model = Model.load(model_file)
-    raw = IsotonicMap()
-    confidences: list[float] = []
-    correct: list[bool] = []
-    model_sourced: list[bool] = []
-    rows = list(range(len(split.labels)))
-    for start in range(0, len(rows), 4096):
-        part = rows[start:start + 4096]
+    for start in range(0, len(split.labels), chunk):
+        part = list(range(start, min(start + chunk, len(split.labels))))
         ranked = model.predict(split.bags(part), [split.candidates[i] for i in part])
         for i, r in zip(part, ranked, strict=True):
-            decision = decide(r, split.static_types[i], float(split.static_confidence[i]), raw)
+            decision = decide(r, split.static_types[i], float(split.static_confidence[i]),
+                              mapping)
             try:
                 right = decision.type is not None and \
                     parse_type(decision.type) == parse_type(split.labels[i])
             except TypeParseError:
                 right = False
-            confidences.append(decision.confidence)
-            correct.append(right)
-            model_sourced.append(decision.source != "static")
+            yield i, decision, right
+
+
+def calibrate_decisions(model_file: Path, split: Split, out_file: Path,
+                        target_precision: float = 0.95) -> dict[str, Any]:
+    """Fit the isotonic map of final confidences on ``split`` (validation), pick the default
+    threshold for ``target_precision``, and write them beside the model."""
+    from ..combine import IsotonicMap, dump_decision_map, fit_decisions
+    from .runtime import Model
+
+    confidences: list[float] = []
+    correct: list[bool] = []
+    model_sourced: list[bool] = []
+    for _, decision, right in decide_rows(Model.load(model_file), split, IsotonicMap()):
+        confidences.append(decision.confidence)
+        correct.append(right)
+        model_sourced.append(decision.source != "static")
     mapping, threshold, figures = fit_decisions(confidences, correct, model_sourced,
                                                 target_precision)
-    notes: dict[str, object] = {"fitted_on": "valid split", "rows": len(rows), **figures}
+    notes: dict[str, object] = {"fitted_on": "valid split", "rows": len(correct), **figures}
     out_file.write_text(dump_decision_map(mapping, threshold, notes), encoding="utf-8")
     return {"threshold": threshold, **notes}
