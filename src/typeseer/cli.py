@@ -5,9 +5,7 @@ from __future__ import annotations
 import argparse
 import io
 import json
-import os
 import sys
-import tempfile
 import time
 from collections.abc import Sequence
 from pathlib import Path
@@ -16,6 +14,7 @@ from typing import TextIO
 from . import __version__
 from .api import infer
 from .config import ConfigError, coerce, load_config
+from .fileio import atomic_write_text
 from .report import Format, render
 from .sources import Severity
 from .static.rules import RULES
@@ -176,21 +175,6 @@ class _Progress:
             self.stream.flush()
 
 
-def _write_atomic(path: Path, text: str) -> None:
-    """Write via a temporary file in the same directory, then rename over the target."""
-    directory = path.parent if str(path.parent) else Path(".")
-    fd, temp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=directory)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="") as handle:
-            handle.write(text)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(temp, path)
-    except BaseException:
-        Path(temp).unlink(missing_ok=True)
-        raise
-
-
 def _run_infer(args: argparse.Namespace, stdout: TextIO, stderr: TextIO) -> int:
     config = load_config(Path(args.paths[0]), _overrides(args))
     interactive = stderr.isatty() and not args.quiet
@@ -205,7 +189,7 @@ def _run_infer(args: argparse.Namespace, stdout: TextIO, stderr: TextIO) -> int:
     if args.output:
         buffer = io.StringIO()
         render(result, fmt, buffer)
-        _write_atomic(Path(args.output), buffer.getvalue())
+        atomic_write_text(Path(args.output), buffer.getvalue())
     else:
         render(result, fmt, stdout)
     missing = False
@@ -255,7 +239,7 @@ def _run_evaluate(args: argparse.Namespace, stdout: TextIO, stderr: TextIO) -> i
     else:
         text = render_result(result) + "\n"
     if args.output:
-        _write_atomic(Path(args.output), text)
+        atomic_write_text(Path(args.output), text)
     else:
         stdout.write(text)
     return EXIT_OK
