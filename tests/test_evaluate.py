@@ -127,7 +127,7 @@ def test_unknown_parameter_is_missed(result: EvaluationResult) -> None:
 
 def test_scores(result: EvaluationResult) -> None:
     report = result.report
-    assert report.threshold == STATIC.min_confidence
+    assert report.threshold == STATIC.threshold
     assert report.by_kind["return"].top1_exact == 4  # __init__, f, h, make
     assert report.by_kind["param"].top1_exact == 1  # flag=False
     assert report.by_kind["param"].sites == 3

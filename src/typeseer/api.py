@@ -5,13 +5,14 @@ from __future__ import annotations
 import gc
 import os
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from .annotations import existing_type
+from .apply.options import ExistingPolicy
 from .combine import CERTAIN, decide, load_decision_map
 from .config import Config
 from .model.callsites import CallSites
@@ -50,6 +51,9 @@ class Prediction:
     alternatives: tuple[tuple[str, float], ...] = ()
     #: The rules or signals behind the top candidate.
     evidence: tuple[str, ...] = ()
+    #: Where names in ``type`` come from, when inference knows it: ``(("Path", "pathlib"),)``.
+    #: Used to write imports; not part of the JSON output.
+    origins: tuple[tuple[str, str], ...] = ()
 
     def to_json(self) -> dict[str, object]:
         return {
@@ -91,11 +95,15 @@ class _Pending:
 class _Worker:
     """Per-process state: the project index, the memoised static engine and the model."""
 
-    def __init__(self, files: Sequence[SourceFile], config: Config) -> None:
+    def __init__(self, files: Sequence[SourceFile], config: Config,
+                 overlay: Mapping[Path, str] | None = None) -> None:
         self.files = files
         self.config = config
-        self.project = Project(files, config.max_file_bytes)
-        self.engine = StaticEngine(self.project, Stubs(), config.rules)
+        self.project = Project(files, config.max_file_bytes, overlay)
+        #: Replacing existing annotations means inferring as if they were not there.
+        self.replacing = config.existing is ExistingPolicy.REPLACE
+        self.engine = StaticEngine(self.project, Stubs(), config.rules,
+                                   use_annotations=not self.replacing)
         self.calibration = load_calibration()
         self.model = None
         if config.use_model:
@@ -125,7 +133,7 @@ class _Worker:
         for site in module.sites:
             if site.kind not in self.config.kinds:
                 continue
-            if site.annotation is not None:
+            if site.annotation is not None and not self.replacing:
                 if self.config.include_existing:
                     slots.append(self._existing(site))
                 continue
@@ -175,14 +183,15 @@ class _Worker:
                           ("existing_annotation",))
 
     def _passes(self, confidence: float) -> bool:
-        return self.config.report_all or confidence >= self.config.min_confidence
+        return self.config.report_all or confidence >= self.config.threshold
 
     def _static(self, site: Site, fact: Fact | None, confidence: float) -> Prediction:
         if fact is None:
             return Prediction(*self._base(site), None, 0.0, "static")
         text = str(fact.type)
         return Prediction(*self._base(site), text if self._passes(confidence) else None,
-                          confidence, "static", ((text, confidence),), fact.rules)
+                          confidence, "static", ((text, confidence),), fact.rules,
+                          _origins(fact))
 
     def _combined(self, pending: _Pending, ranked: list[tuple[str, float]]) -> Prediction:
         fact = pending.fact
@@ -195,17 +204,25 @@ class _Worker:
         else:
             evidence = ("model",)
         shown = decision.type if self._passes(decision.confidence) else None
+        origins = _origins(fact) if fact is not None and decision.type == str(fact.type) else ()
         return Prediction(*self._base(pending.site), shown, decision.confidence,
-                          decision.source, decision.alternatives, evidence)
+                          decision.source, decision.alternatives, evidence, origins)
+
+
+def _origins(fact: Fact) -> tuple[tuple[str, str], ...]:
+    """The modules of the names in a static fact's type (typeshed and the project know them)."""
+    found = {t.name: t.module for t in fact.type.walk() if t.module and t.name.isidentifier()}
+    return tuple(sorted(found.items()))
 
 
 _worker: _Worker | None = None
 
 
-def _init_worker(files: Sequence[SourceFile], config: Config) -> None:
+def _init_worker(files: Sequence[SourceFile], config: Config,
+                 overlay: Mapping[Path, str] | None) -> None:
     global _worker
     gc.disable()  # see _collector_paused
-    _worker = _Worker(files, config)
+    _worker = _Worker(files, config, overlay)
 
 
 @contextmanager
@@ -236,18 +253,22 @@ def _chunks(count: int, size: int) -> Iterator[list[int]]:
 
 
 def infer(paths: Sequence[str | Path], config: Config | None = None,
-          progress: Callable[[int, int], None] | None = None) -> InferResult:
+          progress: Callable[[int, int], None] | None = None,
+          overlay: Mapping[Path, str] | None = None) -> InferResult:
     """Infer the type of every site under ``paths``.
 
     ``progress(done, total)`` is called as files complete. Files that cannot be read or
-    parsed are reported in ``diagnostics``; the rest is still analysed.
+    parsed are reported in ``diagnostics``; the rest is still analysed. ``overlay`` gives the
+    text of files (by absolute path) to use instead of what is on disk: unsaved editor
+    buffers, or code `apply` has annotated in memory.
     """
     with _collector_paused():
-        return _infer(paths, config or Config(), progress)
+        return _infer(paths, config or Config(), progress, overlay)
 
 
 def _infer(paths: Sequence[str | Path], config: Config,
-           progress: Callable[[int, int], None] | None) -> InferResult:
+           progress: Callable[[int, int], None] | None,
+           overlay: Mapping[Path, str] | None) -> InferResult:
     started = time.perf_counter()
     files, diagnostics = discover(paths, config.exclude)
     result = InferResult(diagnostics=diagnostics, files=len(files))
@@ -255,14 +276,14 @@ def _infer(paths: Sequence[str | Path], config: Config,
     jobs = min(jobs, max(1, len(files) // _CHUNK))
     outputs: list[_FileResult] = []
     if jobs <= 1:
-        worker = _Worker(files, config)
+        worker = _Worker(files, config, overlay)
         for index in range(len(files)):
             outputs.append(worker.run(index))
             if progress is not None:
                 progress(index + 1, len(files))
     else:
         with ProcessPoolExecutor(jobs, initializer=_init_worker,
-                                 initargs=(files, config)) as pool:
+                                 initargs=(files, config, overlay)) as pool:
             # Contiguous chunks keep a package's files together, so each worker loads (for
             # cross-file inference) mostly the modules its own files import.
             size = max(_CHUNK, -(-len(files) // (jobs * 2)))

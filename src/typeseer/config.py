@@ -9,6 +9,7 @@ from dataclasses import dataclass, fields, replace
 from pathlib import Path
 from typing import Any
 
+from .apply.options import ExistingPolicy, Level, PythonVersion, parse_python_version
 from .sites import SiteKind
 from .sources import DEFAULT_MAX_FILE_BYTES
 from .static.rules import RuleSet
@@ -18,7 +19,7 @@ if sys.version_info >= (3, 11):
 else:  # pragma: no cover - Python 3.10
     import tomli as tomllib  # type: ignore[import-not-found,unused-ignore]
 
-__all__ = ["DEFAULT_MIN_CONFIDENCE", "Config", "ConfigError", "load_config"]
+__all__ = ["CHECKERS", "DEFAULT_MIN_CONFIDENCE", "Config", "ConfigError", "load_config"]
 
 #: Default threshold: static facts below it are reported without a type. Chosen so that the
 #: types typeseer gives are exactly right at least 95% of the time (docs/benchmarks.md).
@@ -33,8 +34,9 @@ class ConfigError(ValueError):
 class Config:
     """Options shared by every command."""
 
-    #: Predictions below this confidence are reported with ``type: null``.
-    min_confidence: float = DEFAULT_MIN_CONFIDENCE
+    #: Predictions below this confidence are reported with ``type: null``; None: the
+    #: threshold of ``level`` (0.9 for the default level). See ``threshold``.
+    min_confidence: float | None = None
     #: Report the top-1 type of every site whatever its confidence (forced top-1 evaluation).
     report_all: bool = False
     #: Site kinds to report.
@@ -54,6 +56,26 @@ class Config:
     #: Combine the learned model with static inference (False: static facts only).
     use_model: bool = True
 
+    #: Safety level of ``apply`` (and the default threshold of every command).
+    level: Level = Level.BALANCED
+    #: ``apply``/``stub``: the oldest Python the written annotations must run on.
+    python_version: PythonVersion = PythonVersion(3, 10)
+    #: ``apply``: types with a union of more members than this are not written.
+    max_union: int = 3
+    #: ``apply``: types nested deeper than this (``dict[str, list[int]]`` is 3) are not written.
+    max_depth: int = 3
+    #: ``apply``: what happens to sites that already have an annotation.
+    existing: ExistingPolicy = ExistingPolicy.KEEP
+    #: ``apply``: write only these types (normalised spelling, e.g. ``None``); empty: any type.
+    types: frozenset[str] = frozenset()
+    #: ``apply``: type checker that verifies the written annotations (None: no verification).
+    verify: str | None = None
+
+    @property
+    def threshold(self) -> float:
+        """The confidence a type needs to be reported or written."""
+        return self.level.threshold if self.min_confidence is None else self.min_confidence
+
     @property
     def rules(self) -> RuleSet:
         return RuleSet.without(self.disabled_rules)
@@ -68,7 +90,17 @@ _KEYS = {
     "disable-rules": "disabled_rules",
     "include-existing": "include_existing",
     "use-model": "use_model",
+    "level": "level",
+    "python-version": "python_version",
+    "max-union": "max_union",
+    "max-depth": "max_depth",
+    "existing": "existing",
+    "types": "types",
+    "verify": "verify",
 }
+
+#: Type checkers ``--verify`` can run.
+CHECKERS = ("mypy", "pyright", "pyrefly")
 
 
 def parse_kinds(values: str | list[str]) -> frozenset[SiteKind]:
@@ -97,6 +129,26 @@ def coerce(key: str, value: Any) -> Any:
             if number < 0:
                 raise ConfigError(f"{key} must not be negative")
             return number
+        if key in ("max_union", "max_depth"):
+            number = int(value)
+            if number < 1:
+                raise ConfigError(f"{key.replace('_', '-')} must be at least 1")
+            return number
+        if key == "level":
+            return Level(value)
+        if key == "existing":
+            return ExistingPolicy(value)
+        if key == "python_version":
+            return parse_python_version(str(value))
+        if key == "types":
+            from .typeexpr import normalise
+
+            items = value.split(",") if isinstance(value, str) else list(value)
+            return frozenset(normalise(str(item).strip()) for item in items if str(item).strip())
+        if key == "verify":
+            if value not in CHECKERS:
+                raise ConfigError(f"verify must be one of {', '.join(CHECKERS)}")
+            return value
         if key == "disabled_rules":
             names = [value] if isinstance(value, str) else list(value)
             RuleSet.without(names)  # validates the names

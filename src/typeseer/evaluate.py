@@ -314,7 +314,7 @@ def evaluate(paths: Sequence[str | Path], config: Config | None = None, *,
              strip_jobs: int | None = None) -> EvaluationResult:
     """Evaluate inference on the annotated code under ``paths`` (see the module docstring).
 
-    ``threshold`` defaults to ``config.min_confidence``; ``type_sets`` names extra categories
+    ``threshold`` defaults to ``config.threshold``; ``type_sets`` names extra categories
     (``top_type_sets(read_top_types(FILE))``); ``progress(done, total)`` is passed to ``infer``;
     ``strip_jobs`` processes strip the copy (default ``config.jobs``; 0: one per CPU), which
     changes no figure but the evaluation's own time.
@@ -328,7 +328,7 @@ def evaluate(paths: Sequence[str | Path], config: Config | None = None, *,
     for raw in paths:
         if not os.path.exists(raw):
             raise EvaluationError(f"{raw}: no such file or directory")
-    threshold = config.min_confidence if threshold is None else threshold
+    threshold = config.threshold if threshold is None else threshold
     if not 0.0 <= threshold <= 1.0:
         raise EvaluationError("the threshold must be between 0 and 1")
 

@@ -7,7 +7,7 @@ whichever files a worker was given).
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -55,8 +55,11 @@ class Project:
     """Module index of a set of source files, loading each module at most once."""
 
     def __init__(self, files: Iterable[SourceFile],
-                 max_file_bytes: int = DEFAULT_MAX_FILE_BYTES) -> None:
+                 max_file_bytes: int = DEFAULT_MAX_FILE_BYTES,
+                 overlay: Mapping[Path, str] | None = None) -> None:
         self.max_file_bytes = max_file_bytes
+        #: Text to use instead of the file on disk, by absolute path.
+        self.overlay = overlay or {}
         self._by_module: dict[str, SourceFile] = {}
         self._packages: set[str] = set()
         self._module_of: dict[str, str] = {}
@@ -89,7 +92,9 @@ class Project:
         if cached is not None and cached.source == source:
             return cached
         try:
-            text = read_source(source, self.max_file_bytes)
+            text = self.overlay.get(source.path)
+            if text is None:
+                text = read_source(source, self.max_file_bytes)
             tree = parse_source(text, source.relpath)
             sites = extract_sites(source.relpath, text, tree, name, self.is_package(name))
             self._root_names[id(sites.scope)] = name
