@@ -24,6 +24,8 @@ __all__ = ["CHECKERS", "DEFAULT_MIN_CONFIDENCE", "Config", "ConfigError", "load_
 #: Default threshold: static facts below it are reported without a type. Chosen so that the
 #: types typeseer gives are exactly right at least 95% of the time (docs/benchmarks.md).
 DEFAULT_MIN_CONFIDENCE = 0.9
+#: Default target of `apply`: PEP 604/585 spelling (``int | None``, ``list[int]``).
+DEFAULT_PYTHON = PythonVersion(3, 10)
 
 
 class ConfigError(ValueError):
@@ -59,7 +61,7 @@ class Config:
     #: Safety level of ``apply`` (and the default threshold of every command).
     level: Level = Level.BALANCED
     #: ``apply``/``stub``: the oldest Python the written annotations must run on.
-    python_version: PythonVersion = PythonVersion(3, 10)
+    python_version: PythonVersion = DEFAULT_PYTHON
     #: ``apply``: types with a union of more members than this are not written.
     max_union: int = 3
     #: ``apply``: types nested deeper than this (``dict[str, list[int]]`` is 3) are not written.
