@@ -7,6 +7,7 @@ The model file is a compressed ``.npz`` (model/train.py ``export``) loaded with
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import lru_cache
@@ -95,16 +96,10 @@ class Model:
         """For each site, the top types with their probability, best first."""
         if not feature_bags:
             return []
-        hidden = np.maximum(self._bags(feature_bags) @ self.hidden_w + self.hidden_b, 0.0)
+        hidden = self._hidden(feature_bags)
         # Softmax in place, then the top labels by repeated arg-max: on a few thousand labels
         # this is several times faster than a full sort or partition (docs/benchmarks.md).
-        projected = hidden
-        if self.bottleneck_w is not None and self.bottleneck_b is not None:
-            projected = hidden @ self.bottleneck_w + self.bottleneck_b
-        scores = projected @ self.output_w + self.output_b
-        scores /= self.temperature
-        scores -= scores.max(axis=1, keepdims=True)
-        np.exp(scores, out=scores)
+        scores = self._exp_scores(hidden)
         totals = scores.sum(axis=1)
         rows = np.arange(len(feature_bags))
         keep = min(TOP_K * 2, scores.shape[1])
@@ -118,6 +113,67 @@ class Model:
         queries = hidden @ self.query_w + self.query_b
         return [self._distribution(top_index[row], top_prob[row], queries[row],
                                    candidates[row]) for row in rows.tolist()]
+
+    def _hidden(self, feature_bags: Sequence[Sequence[int]]) -> np.ndarray:
+        hidden: np.ndarray = np.maximum(
+            self._bags(feature_bags) @ self.hidden_w + self.hidden_b, 0.0)
+        return hidden
+
+    def _exp_scores(self, hidden: np.ndarray) -> np.ndarray:
+        """Unnormalised label probabilities: the softmax up to its division by the row sum."""
+        projected = hidden
+        if self.bottleneck_w is not None and self.bottleneck_b is not None:
+            projected = hidden @ self.bottleneck_w + self.bottleneck_b
+        scores: np.ndarray = projected @ self.output_w + self.output_b
+        scores /= self.temperature
+        scores -= scores.max(axis=1, keepdims=True)
+        np.exp(scores, out=scores)
+        return scores
+
+    def type_probabilities(self, feature_bags: Sequence[Sequence[int]],
+                           candidates: Sequence[Sequence[str]],
+                           types: Sequence[str]) -> list[list[float]]:
+        """For each site, the probability of each of ``types`` (normalised spellings).
+
+        Unlike ``predict``, nothing is cut to the top labels or the top candidate classes: a
+        type's probability is its own label's plus, for a type over a candidate class, every
+        template that this class fills into it, weighted by the class's similarity. So a type
+        can be followed while it drops out of the top (occlusion in ``typeseer explain``).
+        A type the model cannot spell has probability 0.
+        """
+        if not feature_bags:
+            return []
+        hidden = self._hidden(feature_bags)
+        scores = self._exp_scores(hidden)
+        probabilities = scores / scores.sum(axis=1, keepdims=True)
+        queries = hidden @ self.query_w + self.query_b
+        index, templates = _label_index(self)
+        found: list[list[float]] = []
+        for row, row_candidates in enumerate(candidates):
+            names = tuple(row_candidates)
+            class_probs = np.zeros(0)
+            if names:
+                similarity = _class_vectors(self, names) @ queries[row]
+                similarity = np.exp(similarity - similarity.max())
+                class_probs = similarity / similarity.sum()
+            row_probs = probabilities[row]
+            values: list[float] = []
+            for text in types:
+                value = float(row_probs[index[text]]) if text in index else 0.0
+                for position, name in enumerate(names):
+                    if not re.search(rf"\b{re.escape(name)}\b", text):
+                        continue
+                    weight = float(class_probs[position])
+                    for label in templates:
+                        try:
+                            filled = fill(self.vocabulary[label], name)
+                        except TypeParseError:
+                            continue
+                        if filled == text:
+                            value += float(row_probs[label]) * weight
+                values.append(value)
+            found.append(values)
+        return found
 
     def _distribution(self, top_index: np.ndarray, top_prob: np.ndarray, query: np.ndarray,
                       candidates: Sequence[str]) -> list[tuple[str, float]]:
@@ -153,6 +209,21 @@ class Model:
 @lru_cache(maxsize=4096)
 def _class_vectors(model: Model, names: tuple[str, ...]) -> np.ndarray:
     return model._bags([hash_features(class_features(n)) for n in names])
+
+
+@lru_cache(maxsize=4)
+def _label_index(model: Model) -> tuple[dict[str, int], tuple[int, ...]]:
+    """Each plain label's row, and the rows of the templates (labels with a slot)."""
+    index: dict[str, int] = {}
+    templates: list[int] = []
+    for row, label in enumerate(model.vocabulary):
+        if label == UNKNOWN:
+            continue
+        if SLOT in label:
+            templates.append(row)
+        else:
+            index.setdefault(label, row)
+    return index, tuple(templates)
 
 
 @lru_cache(maxsize=1)
