@@ -13,7 +13,15 @@ from typing import TextIO
 
 from . import __version__
 from .api import infer
+from .apply.command import (
+    add_apply_parser,
+    add_stub_parser,
+    config_overrides,
+    run_apply,
+    run_stub,
+)
 from .config import ConfigError, coerce, load_config
+from .explain import add_explain_parser, run_explain
 from .fileio import atomic_write_text
 from .report import Format, render
 from .sources import Severity
@@ -82,6 +90,9 @@ def _build_parser(with_corpus: bool = False) -> _Parser:
     verbosity.add_argument("--verbose", "-v", action="store_true",
                            help="also print informational diagnostics (empty files)")
 
+    add_apply_parser(commands)
+    add_stub_parser(commands)
+    add_explain_parser(commands)
     commands.add_parser("rules", help="list the static inference rules")
     _add_evaluate_parser(commands)
     if with_corpus:
@@ -136,22 +147,6 @@ def _add_evaluate_parser(commands: argparse._SubParsersAction[_Parser]) -> None:
                               default=None, help="static inference only, without the model")
 
 
-def _overrides(args: argparse.Namespace) -> dict[str, object]:
-    values: dict[str, object] = {}
-    for key in ("min_confidence", "kinds", "exclude", "jobs", "max_file_bytes",
-                "disabled_rules"):
-        raw = getattr(args, key)
-        if raw is not None:
-            values[key] = coerce(key, raw)
-    if args.report_all:
-        values["report_all"] = True
-    if args.include_existing is not None:
-        values["include_existing"] = args.include_existing
-    if getattr(args, "use_model", None) is not None:
-        values["use_model"] = args.use_model
-    return values
-
-
 class _Progress:
     """A one-line progress bar on a terminal's stderr, shown only for runs longer than 1 s."""
 
@@ -176,7 +171,7 @@ class _Progress:
 
 
 def _run_infer(args: argparse.Namespace, stdout: TextIO, stderr: TextIO) -> int:
-    config = load_config(Path(args.paths[0]), _overrides(args))
+    config = load_config(Path(args.paths[0]), config_overrides(args))
     interactive = stderr.isatty() and not args.quiet
     progress = _Progress(stderr) if interactive else None
     try:
@@ -292,6 +287,12 @@ def main(argv: Sequence[str] | None = None, stdout: TextIO | None = None,
         args = parser.parse_args(arguments)
         if args.command == "infer":
             return _run_infer(args, stdout, stderr)
+        if args.command == "apply":
+            return run_apply(args, stdout, stderr)
+        if args.command == "stub":
+            return run_stub(args, stdout, stderr)
+        if args.command == "explain":
+            return run_explain(args, stdout, stderr)
         if args.command == "rules":
             return _run_rules(stdout)
         if args.command == "evaluate":

@@ -29,7 +29,6 @@ from .api import Prediction, _Worker
 from .combine import CERTAIN
 from .config import Config, ConfigError, coerce, load_config
 from .model.features import candidate_classes, hash_features, site_features
-from .model.runtime import ModelFileError
 from .sites import ModuleSites, Site, SiteKind
 from .sources import SourceFile, discover
 from .static.calibration import calibration_kind
@@ -752,6 +751,8 @@ def add_explain_parser(commands: argparse._SubParsersAction[Any]) -> None:
 def run_explain(args: argparse.Namespace, stdout: TextIO, stderr: TextIO) -> int:
     """Handle ``typeseer explain``; 0 on success, 2 (with a message) when there is nothing
     to explain at the target or the input is bad."""
+    from .model.runtime import ModelFileError  # NumPy loads only when explain runs
+
     try:
         file, line, name = parse_target(args.target)
         if not file.is_file():
