@@ -239,6 +239,7 @@ def _add_checking_imports(module: cst.Module, needs: list[Import]) -> cst.Module
     code = "if TYPE_CHECKING:" + newline + "".join(
         f"{indent}from {n.module} import {n.name}{newline}" for n in needs)
     block_statement = cst.parse_statement(code, config=module.config_for_parsing)
+    block_statement = block_statement.with_changes(leading_lines=[cst.EmptyLine()])
     position = _after_imports(module)
     return module.with_changes(body=[*module.body[:position], block_statement,
                                      *module.body[position:]])

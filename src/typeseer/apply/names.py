@@ -222,12 +222,43 @@ class ModuleNames:
         elif isinstance(node, ast.ImportFrom):
             if node.level == 0 and node.module:
                 self.imported_packages.add(node.module.split(".")[0])
+            base = self._absolute(node.module, node.level)
             for alias in node.names:
-                self._note_binding(alias.asname or alias.name, node.lineno, checking)
+                bound = alias.asname or alias.name
+                self._note_binding(bound, node.lineno, checking)
+                submodule = f"{base}.{alias.name}" if base else alias.name
+                if submodule in self.project.modules:  # ``from . import models``
+                    self.module_aliases.setdefault(submodule, bound)
         elif isinstance(node, (ast.Try, ast.If)) and not checking:
             for inner in node.body:  # ``try: import x`` fallbacks: the first branch
                 if isinstance(inner, (ast.Import, ast.ImportFrom)):
                     self._note_statement(inner, checking)
+
+    @property
+    def package(self) -> str:
+        """The package this module is in (itself for an ``__init__.py``)."""
+        if self.module.file.endswith("__init__.py"):
+            return self.module_name
+        return self.module_name.rpartition(".")[0]
+
+    def _absolute(self, module: str | None, level: int) -> str:
+        if level == 0:
+            return module or ""
+        parts = self.package.split(".") if self.package else []
+        parts = parts[: len(parts) - (level - 1)] if level - 1 <= len(parts) else []
+        return ".".join([*parts, *([module] if module else [])])
+
+    def import_from(self, module: str) -> str:
+        """How this module names ``module`` in a ``from ... import``: relative inside the
+        same top-level package (robust to how the project is put on the path)."""
+        package = self.package
+        if not package or module.split(".")[0] != package.split(".")[0]:
+            return module
+        ours, theirs = package.split("."), module.split(".")
+        common = 0
+        while common < min(len(ours), len(theirs)) and ours[common] == theirs[common]:
+            common += 1
+        return "." * (len(ours) - common + 1) + ".".join(theirs[common:])
 
     def _note_binding(self, name: str, line: int, checking: bool) -> None:
         if checking:
@@ -300,7 +331,8 @@ class ModuleNames:
             raise Unresolved(f"{name!r} comes from {module}, which this file does not import")
         if module == self.module_name:
             raise Unresolved(f"{name!r} is not defined at module level here")
-        return Resolution(name, (Import(module, name, type_checking=True),), deferred=True)
+        return Resolution(name, (Import(self.import_from(module), name, type_checking=True),),
+                          deferred=True)
 
     def _project_or_stdlib_home(self, name: str) -> str | None:
         home = self.project.home(name)

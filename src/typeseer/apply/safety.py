@@ -38,9 +38,9 @@ ANNOTATION_READERS = frozenset({
 })
 #: Class decorators after which class-level annotations still mean nothing at run time.
 HARMLESS_CLASS_DECORATORS = frozenset({"final", "total_ordering"})
-_EXCEPTIONS = frozenset(
-    name for name, value in vars(builtins).items()
-    if isinstance(value, type) and issubclass(value, BaseException))
+#: Builtin classes (``dict``, ``Exception``...): their subclasses' annotations are inert.
+_BUILTIN_CLASSES = frozenset(
+    name for name, value in vars(builtins).items() if isinstance(value, type))
 #: Types of values that define types (aliases, type variables): annotating them as
 #: variables would turn an alias into a plain variable for type checkers.
 TYPE_DEFINING = frozenset({"type", "TypeVar", "ParamSpec", "TypeVarTuple", "NewType",
@@ -90,7 +90,8 @@ def _base_reason(base: ast.expr, module: Scope, seen: set[str]) -> str | None:
     if isinstance(base, ast.Subscript):
         base = base.value
     name = last_name(base)
-    if name in ("object", "Generic", "ABC") or name in _EXCEPTIONS:
+    if name in ("Generic", "ABC") or (isinstance(base, ast.Name) and name in _BUILTIN_CLASSES
+                                        and name not in module.defs):
         return None
     local = module.defs.get(name) if isinstance(base, ast.Name) else None
     if local is not None and local.kind == "class":

@@ -74,11 +74,14 @@ def spell(t: TypeExpr, resolve: Resolver, version: PythonVersion) -> Spelled:
 
     def base(node: TypeExpr) -> str:
         """The subscripted name: ``list`` or, before 3.9, ``typing.List``."""
+        nonlocal deferred
         if not version.has_builtin_generics:
             if node.name in _PRE_585 and node.module in ("", "collections"):
                 return name(_PRE_585[node.name], "typing")
             if node.name in ABC_NAMES:
                 return name(node.name, "typing")
+            # Other classes (``re.Pattern``) cannot be subscripted at run time before 3.9.
+            deferred = True
         return name(node.name, node.module)
 
     def render_union(node: TypeExpr) -> str:
