@@ -277,10 +277,13 @@ class ModuleNames:
             return self._bound(name, origin, line)
         if name in _BUILTINS and origin in ("", "builtins"):
             return Resolution(name)
-        qualified = self._through_module_import(name, origin)
-        if qualified is not None:
-            return Resolution(qualified)
-        return self._new_import(name, origin, allow_checking_imports)
+        module = self._home(name, origin)
+        if not module:
+            raise Unresolved(f"cannot tell which module {name!r} comes from")
+        alias = self.module_aliases.get(module)
+        if alias is not None and alias.split(".")[0] not in self.checking_only:
+            return Resolution(f"{alias}.{name}")  # ``np.ndarray`` after ``import numpy as np``
+        return self._new_import(name, module, allow_checking_imports)
 
     def _bound(self, name: str, origin: str, line: int) -> Resolution:
         """A name the module binds: usable if it is a class or an import of that name."""
@@ -299,28 +302,19 @@ class ModuleNames:
             deferred = deferred or defined.node.lineno <= line <= end
         return Resolution(name, deferred=deferred)
 
-    def _through_module_import(self, name: str, origin: str) -> str | None:
-        """``np.ndarray`` when the file has ``import numpy as np``."""
-        module = origin or THIRD_PARTY_HOMES.get(name, "")
+    def _home(self, name: str, origin: str) -> str:
+        """The module ``name`` comes from: the known origin, else by its name."""
         if name in TYPING_NAMES or name in TYPING_SINCE:
-            module = "typing"
-        elif name in ABC_NAMES:
-            module = "collections.abc"
-        alias = self.module_aliases.get(module) if module else None
-        if alias is None or alias.split(".")[0] in self.checking_only:
-            return None
-        return f"{alias}.{name}"
-
-    def _new_import(self, name: str, origin: str, allow_checking_imports: bool) -> Resolution:
-        if name in TYPING_NAMES or name in TYPING_SINCE:
-            return Resolution(name, (Import("typing", name),))
+            return "typing"
         if name in ABC_NAMES:
-            return Resolution(name, (Import("collections.abc", name),))
+            return "collections.abc"
         if name in COLLECTIONS_NAMES:
-            return Resolution(name, (Import("collections", name),))
-        module = origin or self._project_or_stdlib_home(name)
-        if not module:
-            raise Unresolved(f"cannot tell which module {name!r} comes from")
+            return "collections"
+        return origin or self._project_or_stdlib_home(name) or ""
+
+    def _new_import(self, name: str, module: str, allow_checking_imports: bool) -> Resolution:
+        if module in ("typing", "collections.abc", "collections"):
+            return Resolution(name, (Import(module, name),))
         if module.split(".")[0] in sys.stdlib_module_names and not \
                 self.project.is_project_module(module):
             return Resolution(name, (Import(module, name),))

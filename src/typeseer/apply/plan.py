@@ -220,7 +220,7 @@ def _binding_edit(site: Site, prediction: Prediction, t: TypeExpr, module: Modul
         scope, target = owner, site.name
         bindings = owner.bindings.get(site.name, [])
     first = min(bindings, key=lambda b: (b.line, b.col))
-    statement, inline = _statement_of(scope, first.line, first.kind, first.path,
+    statement, inline = _statement_of(scope, first.line, first.col, first.kind, first.path,
                                       site.kind is SiteKind.ATTRIBUTE, site.name)
     if replaces and not (inline and isinstance(statement, ast.AnnAssign)):
         raise _Skip("existing annotation is not on the first binding")
@@ -233,10 +233,10 @@ def _binding_edit(site: Site, prediction: Prediction, t: TypeExpr, module: Modul
                 replaces=replaces)
 
 
-def _statement_of(scope: Scope, line: int, kind: BindingKind, path: tuple[int, ...],
+def _statement_of(scope: Scope, line: int, col: int, kind: BindingKind, path: tuple[int, ...],
                   attribute: bool, name: str) -> tuple[ast.stmt, bool]:
     """The statement holding a binding, and whether the annotation can go on it inline."""
-    chain = _chain(scope.node.body, line)
+    chain = _chain(scope.node.body, line, col)
     if not chain:
         raise _Skip("binding statement not found")
     statement = chain[-1]
@@ -274,16 +274,19 @@ def _simple_target(statement: ast.stmt, attribute: bool, name: str) -> bool:
 _DEFINITIONS = (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)
 
 
-def _chain(body: Sequence[ast.stmt], line: int) -> list[ast.stmt]:
-    """The statements containing ``line``, outermost first, without entering nested scopes
-    (empty when the line is in a nested function or class)."""
+def _chain(body: Sequence[ast.stmt], line: int, col: int) -> list[ast.stmt]:
+    """The statements containing the position, outermost first, without entering nested
+    scopes (empty when it is in a nested function or class)."""
+    position = (line, col)
     for statement in body:
-        if not statement.lineno <= line <= (statement.end_lineno or statement.lineno):
+        start = (statement.lineno, statement.col_offset)
+        end = (statement.end_lineno or statement.lineno, statement.end_col_offset or 0)
+        if not start <= position <= end:
             continue
         if isinstance(statement, _DEFINITIONS):
             return []
         for block in _blocks(statement):
-            inner = _chain(block, line)
+            inner = _chain(block, line, col)
             if inner:
                 return [statement, *inner]
         return [statement]
