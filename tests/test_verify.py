@@ -457,3 +457,14 @@ def test_workspace_copies_sources_and_config_but_not_environments(tmp_path: Path
     assert copied == ["pkg/__init__.py", "pkg/m.pyi", "pkg/py.typed", "pyproject.toml",
                       "pyrightconfig.json"]
     assert (tree / "env").is_symlink()  # a virtualenv is linked so configs naming it work
+
+
+def test_partly_annotating_an_untyped_def_is_not_a_new_error(tmp_path: Path) -> None:
+    # Under disallow_untyped_defs, annotating some parameters changes the message only.
+    workspace = _workspace(tmp_path, {"a.py": "def f(x, y):\n    pass\n"},
+                           {"a.py": "def f(x: int, y):\n    pass\n"})
+    baseline = [CheckerError("a.py", 1, "no-untyped-def",
+                             "Function is missing a type annotation")]
+    current = [CheckerError("a.py", 1, "no-untyped-def",
+                            "Function is missing a type annotation for one or more arguments")]
+    assert verify_module._new_errors(baseline, current, workspace) == []

@@ -9,7 +9,13 @@ from dataclasses import dataclass, fields, replace
 from pathlib import Path
 from typing import Any
 
-from .apply.options import ExistingPolicy, Level, PythonVersion, parse_python_version
+from .apply.options import (
+    DEFAULT_PYTHON,
+    ExistingPolicy,
+    Level,
+    PythonVersion,
+    parse_python_version,
+)
 from .sites import SiteKind
 from .sources import DEFAULT_MAX_FILE_BYTES
 from .static.rules import RuleSet
@@ -24,8 +30,6 @@ __all__ = ["CHECKERS", "DEFAULT_MIN_CONFIDENCE", "Config", "ConfigError", "load_
 #: Default threshold: static facts below it are reported without a type. Chosen so that the
 #: types typeseer gives are exactly right at least 95% of the time (docs/benchmarks.md).
 DEFAULT_MIN_CONFIDENCE = 0.9
-#: Default target of `apply`: PEP 604/585 spelling (``int | None``, ``list[int]``).
-DEFAULT_PYTHON = PythonVersion(3, 10)
 
 
 class ConfigError(ValueError):

@@ -118,3 +118,18 @@ def test_readability_measures() -> None:
     assert widest_union(parse_type("list[int | str]")) == 2
     assert depth(parse_type("int")) == 1
     assert depth(parse_type("dict[str, list[int]] | None")) == 3
+
+
+def test_typing_names_newer_than_the_target_are_not_written() -> None:
+    sites = extract_sites("m.py", "x = 1\n", ast.parse("x = 1\n"), "m")
+
+    def names(version: PythonVersion) -> ModuleNames:
+        return ModuleNames(sites, "m", ProjectClasses([("m", sites)]), version)
+
+    assert names(PythonVersion(3, 11)).resolve("Self", "", [], 9, True).spelling == "Self"
+    with pytest.raises(Unresolved, match=r"needs Python 3\.11"):
+        names(PythonVersion(3, 10)).resolve("Self", "", [], 9, True)
+    with pytest.raises(Unresolved, match=r"needs Python 3\.13"):
+        names(PythonVersion(3, 12)).resolve("TypeIs", "typing", [], 9, True)
+    with pytest.raises(Unresolved, match="not known"):
+        names(PythonVersion(3, 12)).resolve("NoSuchForm", "typing", [], 9, True)

@@ -94,3 +94,18 @@ def test_camelcase_call_only_for_libraries_without_stubs(infer_types: Infer) -> 
 def test_unknown_rule_name_is_rejected() -> None:
     with pytest.raises(ValueError, match="unknown rule"):
         RuleSet.without(["no_such_rule"])
+
+
+def test_narrowing_functions_return_plain_bool(infer_types: Infer) -> None:
+    # inspect.isclass is typed ``-> TypeIs[type[Any]]``: as a value it is a bool.
+    types = infer_types("""\
+        import inspect
+
+        def check(obj):
+            return inspect.isclass(obj)
+
+        def both(obj, flag):
+            return inspect.isclass(obj) and flag > 1
+        """)
+    assert types[("check", "return", "")].type == "bool"
+    assert types[("both", "return", "")].type == "bool"

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 
 from ..sites import ModuleSites, Scope
+from .options import DEFAULT_PYTHON, PythonVersion
 
 __all__ = [
     "ABC_NAMES",
@@ -37,10 +38,15 @@ TYPING_NAMES = frozenset({
     "SupportsAbs", "SupportsRound", "TypeGuard", "Concatenate", "ParamSpec", "TypeVar",
     "List", "Dict", "Set", "FrozenSet", "Tuple", "Type", "DefaultDict", "Deque",
 })
-#: Names that need a newer ``typing`` than some targets have: the first version with them.
-TYPING_SINCE = {"Self": (3, 11), "Never": (3, 11), "LiteralString": (3, 11),
-                "TypeGuard": (3, 10), "Concatenate": (3, 10), "ParamSpec": (3, 10),
-                "TypeAlias": (3, 10)}
+#: ``typing`` names newer than Python 3.7, with the first version that has them: a name is
+#: only imported from ``typing`` when the target Python has it.
+TYPING_SINCE = {"Literal": (3, 8), "Final": (3, 8), "Protocol": (3, 8), "TypedDict": (3, 8),
+                "SupportsIndex": (3, 8), "Annotated": (3, 9), "TypeGuard": (3, 10),
+                "Concatenate": (3, 10), "ParamSpec": (3, 10), "TypeAlias": (3, 10),
+                "Self": (3, 11), "Never": (3, 11), "LiteralString": (3, 11),
+                "TypeVarTuple": (3, 11), "Unpack": (3, 11), "Required": (3, 11),
+                "NotRequired": (3, 11), "TypeAliasType": (3, 12), "TypeIs": (3, 13),
+                "ReadOnly": (3, 13)}
 #: Abstract base classes imported from ``collections.abc`` (subscriptable since 3.9).
 ABC_NAMES = frozenset({
     "Callable", "Iterable", "Iterator", "Generator", "AsyncIterable", "AsyncIterator",
@@ -173,8 +179,11 @@ def _type_checking_block(node: ast.stmt) -> bool:
 class ModuleNames:
     """What the names of one module are bound to, for resolving the names of written types."""
 
-    def __init__(self, module: ModuleSites, module_name: str, project: ProjectClasses) -> None:
+    def __init__(self, module: ModuleSites, module_name: str, project: ProjectClasses,
+                 version: PythonVersion = DEFAULT_PYTHON) -> None:
         self.module = module
+        #: The oldest Python the annotated code must run on.
+        self.version = version
         self.module_name = module_name
         self.project = project
         tree = module.tree
@@ -313,6 +322,14 @@ class ModuleNames:
         return origin or self._project_or_stdlib_home(name) or ""
 
     def _new_import(self, name: str, module: str, allow_checking_imports: bool) -> Resolution:
+        if module == "typing":
+            since = TYPING_SINCE.get(name)
+            if name not in TYPING_NAMES and since is None:
+                raise Unresolved(f"typing.{name} is not known to exist in every Python "
+                                 f"{self.version}+")
+            if since is not None and self.version < PythonVersion(*since):
+                raise Unresolved(f"typing.{name} needs Python {since[0]}.{since[1]} "
+                                 f"(target {self.version})")
         if module in ("typing", "collections.abc", "collections"):
             return Resolution(name, (Import(module, name),))
         if module.split(".")[0] in sys.stdlib_module_names and not \

@@ -7,7 +7,7 @@ import re
 from dataclasses import dataclass
 from enum import Enum
 
-__all__ = ["ExistingPolicy", "Level", "PythonVersion", "parse_python_version"]
+__all__ = ["DEFAULT_PYTHON", "ExistingPolicy", "Level", "PythonVersion", "parse_python_version"]
 
 
 class Level(str, Enum):
@@ -68,6 +68,9 @@ class PythonVersion:
     def has_typing_self(self) -> bool:
         return self >= PythonVersion(3, 11)
 
+
+#: Default target of `apply`: PEP 604/585 spelling (``int | None``, ``list[int]``).
+DEFAULT_PYTHON = PythonVersion(3, 10)
 
 _VERSION = re.compile(r"(?:py)?3\.?(\d{1,2})")
 

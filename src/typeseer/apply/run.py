@@ -37,6 +37,9 @@ __all__ = ["MAX_PASSES", "ApplyResult", "FileChange", "apply"]
 
 #: Inference passes over the annotated text; each one can only add annotations.
 MAX_PASSES = 3
+#: Checker runs the verification may spend after the baseline (the search bisects, so this
+#: covers dozens of culprits that cannot be blamed by position).
+VERIFY_ROUNDS = 40
 
 
 @dataclass(slots=True)
@@ -224,7 +227,8 @@ def _read_files(sources: Sequence[SourceFile], config: Config,
         data, encoding = raw[source.path]
         text = texts[source.path]
         files[source.relpath] = _File(source, data, encoding, text, module_name, sites,
-                                      ModuleNames(sites, module_name, classes),
+                                      ModuleNames(sites, module_name, classes,
+                                                  config.python_version),
                                       compiles=_compiles(text, source.relpath))
     return files
 
@@ -280,7 +284,8 @@ def _verify(files: dict[str, _File], checker_name: str, result: ApplyResult) -> 
         return Rendering(texts, lines, scopes)
 
     candidates = [Candidate(edit_id, relpath) for edit_id, (relpath, _) in edits.items()]
-    outcome = verify(root, Checker(checker_name), sorted(by_relpath), candidates, render)
+    outcome = verify(root, Checker(checker_name), sorted(by_relpath), candidates, render,
+                     max_rounds=VERIFY_ROUNDS)
     for edit_id, reason in sorted(outcome.dropped.items()):
         result.dropped.append((edits[edit_id][1], reason))
     result.verify = {"checker": checker_name, "baseline_errors": outcome.baseline_errors,

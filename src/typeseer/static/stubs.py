@@ -20,6 +20,8 @@ __all__ = ["StubClass", "StubFunction", "StubTypeVar", "Stubs", "qualified"]
 
 #: Stub spellings that mean a plain builtin for inference purposes.
 _SIMPLIFY = {"LiteralString": "str", "Self": "Self"}
+#: Narrowing return types: as a value, what such a function returns is a plain bool.
+_NARROWING = frozenset({"TypeGuard", "TypeIs"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -152,6 +154,8 @@ class Stubs:
         args = tuple(self.qualify(a, module) for a in t.args)
         if t.name in ("|", "[]", "...", "()", "None") or t.name.startswith(("'", '"', "b'")):
             return TypeExpr(t.name, args, t.module) if t.name != "|" else make_union(args)
+        if t.name in _NARROWING:
+            return TypeExpr("bool")
         if t.name in _SIMPLIFY:
             return TypeExpr(_SIMPLIFY[t.name], args, "" if t.name != "Self" else "typing")
         if t.module == "typing" or t.name == "Literal":
@@ -168,6 +172,8 @@ class Stubs:
         if owner in ("typing", "typing_extensions"):
             short = {"List": "list", "Dict": "dict", "Set": "set", "FrozenSet": "frozenset",
                      "Tuple": "tuple", "Type": "type", "Text": "str"}.get(short, short)
+            if short in _NARROWING:
+                return TypeExpr("bool")
             if short in _SIMPLIFY:
                 return TypeExpr(_SIMPLIFY[short], args, "typing" if short == "Self" else "")
             if short in ("list", "dict", "set", "frozenset", "tuple", "type", "str"):
