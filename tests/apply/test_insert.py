@@ -12,6 +12,7 @@ import textwrap
 from typeseer.api import Prediction
 from typeseer.apply.insert import ModuleRenderer
 from typeseer.apply.names import ModuleNames, ProjectClasses
+from typeseer.apply.options import PythonVersion
 from typeseer.apply.plan import plan_module
 from typeseer.config import Config
 from typeseer.sites import extract_sites
@@ -228,3 +229,15 @@ def test_imports_merge_into_existing_ones() -> None:
 def test_nothing_to_write_keeps_the_text() -> None:
     source = "def f(x):\n    return x\n"
     assert annotate(source, {}) == source
+
+
+def test_self_is_only_written_in_methods() -> None:
+    source = "def f(x):\n    return x\n\n\nclass C:\n    def g(self):\n        return self\n"
+    types = {("f", "return", ""): "Self", ("C.g", "return", ""): "Self"}
+    sites = extract_sites("mod.py", source, ast.parse(source), "mod")
+    names = ModuleNames(sites, "mod", ProjectClasses([("mod", sites)]), PythonVersion(3, 11))
+    predictions = [Prediction("mod.py", 0, 0, scope, kind, name, t, 1.0, "model")
+                   for (scope, kind, name), t in types.items()]
+    plan = plan_module(sites, names, predictions, Config(), 0)
+    assert [e.key.scope for e in plan.edits] == ["C.g"]
+    assert plan.skipped == {"Self outside a method": 1}

@@ -111,6 +111,8 @@ def _plan_site(site: Site, prediction: Prediction, module: ModuleSites, names: M
     t = _parse(prediction.type)
     if site.kind is SiteKind.PARAM and site.default == "None" and NONE not in t.members:
         t = make_union((t, NONE))  # the default is None: the annotation must admit it
+    if any(n.name == "Self" for n in t.walk()) and not _in_method(site):
+        raise _Skip("Self outside a method")
     if widest_union(t) > config.max_union:
         raise _Skip(f"union wider than max-union={config.max_union}")
     if depth(t) > config.max_depth:
@@ -120,6 +122,15 @@ def _plan_site(site: Site, prediction: Prediction, module: ModuleSites, names: M
         return _function_edit(site, prediction, t, names, config, edit_id, claimed, replaces)
     return _binding_edit(site, prediction, t, module, names, config, edit_id, claimed,
                          replaces)
+
+
+def _in_method(site: Site) -> bool:
+    """Where ``Self`` means something: a method's signature, or an attribute."""
+    owner = site.owner
+    if site.kind is SiteKind.ATTRIBUTE:
+        return True
+    return (site.kind in (SiteKind.PARAM, SiteKind.RETURN) and owner is not None
+            and owner.parent is not None and owner.parent.kind == "class")
 
 
 def _same_as_existing(site: Site, inferred: str) -> bool:

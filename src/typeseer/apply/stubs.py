@@ -8,6 +8,7 @@ from pathlib import Path
 
 from ..config import Config
 from ..fileio import atomic_write_text
+from ..project import module_name_for
 from ..sources import Diagnostic, Severity, UnreadableSource, discover, read_source
 from .run import apply
 
@@ -40,6 +41,7 @@ def write_stubs(paths: Sequence[str | Path], out_dir: Path, config: Config) -> S
     result = StubResult(diagnostics=list(annotated.diagnostics))
     texts = {c.relpath: c.new.decode(c.encoding) for c in annotated.changes}
     sources, _ = discover(paths, config.exclude)
+    prefixes: dict[Path, str] = {}
     for source in sources:
         text = texts.get(source.relpath)
         if text is None:
@@ -53,7 +55,7 @@ def write_stubs(paths: Sequence[str | Path], out_dir: Path, config: Config) -> S
                                                  "output directory; skipped", Severity.SKIPPED))
             continue
         try:
-            stub = to_stub(text)
+            stub = to_stub(text, module_name=module_name_for(source.path, prefixes)[0])
         except StubError as error:
             result.diagnostics.append(Diagnostic(source.relpath, f"no stub: {error}"))
             continue
