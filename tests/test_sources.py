@@ -87,6 +87,15 @@ def test_discover_a_single_file(tmp_path: Path) -> None:
     assert found.path == tmp_path / "pkg" / "mod.py"
 
 
+def test_a_file_under_the_working_directory_keeps_its_relative_path(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    make_tree(tmp_path, {"a/__init__.py": "", "b/__init__.py": ""})
+    monkeypatch.chdir(tmp_path)
+    files, _ = discover(["a/__init__.py", str(tmp_path / "b" / "__init__.py")])
+    assert relpaths(files) == ["a/__init__.py", "b/__init__.py"]
+    assert files[0].path == tmp_path / "a" / "__init__.py"
+
+
 def test_discover_several_roots(tmp_path: Path) -> None:
     make_tree(tmp_path, {"one/a.py": "", "two/b.py": "", "three.py": ""})
     files, diagnostics = discover([tmp_path / "one", tmp_path / "two", tmp_path / "three.py"])

@@ -167,8 +167,21 @@ def discover(
                                Severity.SKIPPED)
                 )
         else:
-            files.append(SourceFile(path.absolute(), path.name, path.absolute().parent))
+            files.append(_single_file(path))
     return files, diagnostics
+
+
+def _single_file(path: Path) -> SourceFile:
+    """A file named on the command line keys its sites by the path as the user sees it
+    (relative to the working directory), so that files of the same name in different
+    directories stay apart; a file outside the working directory by its name."""
+    absolute = Path(os.path.abspath(path))
+    cwd = Path.cwd()
+    try:
+        relpath = absolute.relative_to(cwd).as_posix()
+    except ValueError:
+        return SourceFile(absolute, absolute.name, absolute.parent)
+    return SourceFile(absolute, relpath, cwd)
 
 
 class UnreadableSource(Exception):

@@ -136,3 +136,25 @@ def test_every_written_file_compiles_and_imports(tmp_path: Path) -> None:
 def test_zero_files(tmp_path: Path) -> None:
     result = apply([tmp_path], STATIC, write=True)
     assert result.changes == [] and result.failed == []
+
+
+def test_files_named_alike_in_different_directories(tmp_path: Path,
+                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    # As pre-commit passes them: paths relative to the repository top.
+    for package in ("a", "b"):
+        (tmp_path / package).mkdir()
+        _write(tmp_path / package, "__init__.py", b"def f():\n    return 1\n")
+    monkeypatch.chdir(tmp_path)
+    result = apply(["a/__init__.py", "b/__init__.py"], STATIC, write=True)
+    assert sorted(c.relpath for c in result.changes) == ["a/__init__.py", "b/__init__.py"]
+    for package in ("a", "b"):
+        assert (tmp_path / package / "__init__.py").read_bytes().startswith(b"def f() -> int:")
+
+
+def test_same_relative_path_under_two_roots_is_reported(tmp_path: Path) -> None:
+    for package in ("a", "b"):
+        (tmp_path / package).mkdir()
+        _write(tmp_path / package, "m.py", b"def f():\n    return 1\n")
+    result = apply([tmp_path / "a", tmp_path / "b"], STATIC, write=True)
+    assert result.changes == []
+    assert sum("another root" in d.message for d in result.diagnostics) == 2

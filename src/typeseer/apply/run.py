@@ -217,8 +217,18 @@ def _read_files(sources: Sequence[SourceFile], config: Config,
                if s.path in texts and (loaded := project.load(s)).sites is not None]
     classes = ProjectClasses((name, sites) for name, sites in modules if sites is not None)
     files: dict[str, _File] = {}
+    # Predictions are keyed by relative path: files sharing one under different roots could
+    # get each other's types, so none of them is annotated.
+    shared = {relpath for relpath, count in Counter(s.relpath for s in sources).items()
+              if count > 1}
     for source in sources:
-        if source.path not in texts or source.relpath in files:
+        if source.path not in texts:
+            continue
+        if source.relpath in shared:
+            diagnostics.append(Diagnostic(
+                str(source.path), f"same relative path {source.relpath!r} as a file under "
+                "another root; not annotated (run apply on each root separately)",
+                Severity.SKIPPED))
             continue
         sites = project.load(source).sites
         if sites is None:
