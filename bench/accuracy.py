@@ -22,9 +22,7 @@ corpus's train split (``CORPUS/sites/*.parquet``, needs pyarrow), else they are 
 from __future__ import annotations
 
 import argparse
-import json
 import os
-import subprocess
 import sys
 import time
 from collections import Counter
@@ -33,6 +31,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT / "src") not in sys.path:
     sys.path.insert(0, str(ROOT / "src"))
+
+from _results import git_state, write_json  # noqa: E402
 
 from typeseer.config import DEFAULT_MIN_CONFIDENCE, Config  # noqa: E402
 from typeseer.corpus.lists import load_splits, read_names  # noqa: E402
@@ -136,25 +136,8 @@ def render_packages(results: dict[str, EvaluationResult],
                   for i, cell in enumerate(row)).rstrip() for row in rows)
 
 
-def _write_json(path: Path, data: object) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    temp = path.with_name(path.name + ".tmp")
-    temp.write_text(json.dumps(data, indent=1) + "\n", encoding="utf-8")
-    os.replace(temp, path)
 
 
-def _git_state() -> dict[str, object]:
-    """The commit the results come from, and whether the working tree had changes in src."""
-    def git(*command: str) -> str | None:
-        try:
-            done = subprocess.run(["git", *command], cwd=ROOT, capture_output=True, text=True,
-                                  check=False, timeout=30)
-        except (OSError, subprocess.TimeoutExpired):
-            return None
-        return done.stdout.strip() if done.returncode == 0 else None
-
-    status = git("status", "--porcelain", "--untracked-files=no", "--", "src")
-    return {"commit": git("rev-parse", "HEAD"), "src_modified": bool(status)}
 
 
 # -- main -----------------------------------------------------------------------------------
@@ -252,8 +235,8 @@ def main(argv: list[str] | None = None) -> int:
         print(render_result(overall, title=f"all {len(results)} packages of the {args.split} "
                                            "split (micro-average over sites)"))
     seconds = time.perf_counter() - started
-    _write_json(args.output, {
-        "git": _git_state(),
+    write_json(args.output, {
+        "git": git_state(),
         "python": sys.version.split()[0],
         "corpus": str(args.corpus),
         "split": args.split,

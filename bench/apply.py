@@ -62,6 +62,8 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT / "src") not in sys.path:
     sys.path.insert(0, str(ROOT / "src"))
 
+from _results import git_state, write_json  # noqa: E402
+
 from typeseer.annotations import existing_type  # noqa: E402
 from typeseer.fileio import atomic_write_text  # noqa: E402
 from typeseer.parsing import ParseFailure, parse_source  # noqa: E402
@@ -860,23 +862,8 @@ def totals(results: dict[str, dict[str, Any]]) -> dict[str, Any]:
     }
 
 
-def _write_json(path: Path, data: object) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    atomic_write_text(path, json.dumps(data, indent=1) + "\n")
 
 
-def _git_state() -> dict[str, object]:
-    """The commit the results come from, and whether the working tree had changes."""
-    def git(*command: str) -> str | None:
-        try:
-            done = subprocess.run(["git", *command], cwd=ROOT, capture_output=True, text=True,
-                                  check=False, timeout=30)
-        except (OSError, subprocess.TimeoutExpired):
-            return None
-        return done.stdout.strip() if done.returncode == 0 else None
-
-    status = git("status", "--porcelain", "--untracked-files=no", "--", "src")
-    return {"commit": git("rev-parse", "HEAD"), "src_modified": bool(status)}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -945,8 +932,8 @@ def main(argv: list[str] | None = None) -> int:
           f"{summary['none_returns']} '-> None'); "
           f"{summary['new_mypy_errors']} new mypy errors; "
           f"bench {time.perf_counter() - started:.0f}s")
-    _write_json(Path(args.output), {
-        "git": _git_state(),
+    write_json(Path(args.output), {
+        "git": git_state(),
         "python": sys.version.split()[0],
         "machine": {"cpus": os.cpu_count()},
         "verify": None if args.no_verify else "mypy",

@@ -23,7 +23,6 @@ missing), for runs where the model is switched on too.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import re
 import subprocess
@@ -37,6 +36,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT / "src") not in sys.path:
     sys.path.insert(0, str(ROOT / "src"))
+
+from _results import git_state, write_json  # noqa: E402
 
 from typeseer.scoring import (  # noqa: E402
     DEFAULT_THRESHOLD,
@@ -243,11 +244,6 @@ def render_summary(results: list[PackageResult], overall: Report | None) -> str:
                   for i, cell in enumerate(row)).rstrip() for row in rows)
 
 
-def _write_json(path: Path, data: object) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    temp = path.with_name(path.name + ".tmp")
-    temp.write_text(json.dumps(data, indent=1) + "\n", encoding="utf-8")
-    os.replace(temp, path)
 
 
 def _package_json(result: PackageResult) -> dict[str, object]:
@@ -269,18 +265,6 @@ def _package_json(result: PackageResult) -> dict[str, object]:
     }
 
 
-def _git_state() -> dict[str, object]:
-    """The commit the results come from, and whether the working tree had changes."""
-    def git(*command: str) -> str | None:
-        try:
-            done = subprocess.run(["git", *command], cwd=ROOT, capture_output=True, text=True,
-                                  check=False, timeout=30)
-        except (OSError, subprocess.TimeoutExpired):
-            return None
-        return done.stdout.strip() if done.returncode == 0 else None
-
-    status = git("status", "--porcelain", "--untracked-files=no", "--", "src")
-    return {"commit": git("rev-parse", "HEAD"), "src_modified": bool(status)}
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -331,8 +315,8 @@ def main(argv: list[str] | None = None) -> int:
           "given and exactly right; '~' = up to parametric; '(noNone)' = without '-> None' "
           "returns; 'top1' = forced top-1 exact over all sites")
     print(render_summary(results, overall))
-    _write_json(Path(args.output), {
-        "git": _git_state(),
+    write_json(Path(args.output), {
+        "git": git_state(),
         "python": sys.version.split()[0],
         "min_confidence": args.min_confidence,
         "sources": sorted(args.sources) if args.sources else None,
