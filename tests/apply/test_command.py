@@ -5,6 +5,8 @@ from __future__ import annotations
 import ast
 import io
 import json
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -57,6 +59,15 @@ def test_zero_files_is_a_success(tmp_path: Path) -> None:
 def test_missing_path_is_a_usage_error(tmp_path: Path) -> None:
     code, _, err = run("apply", str(tmp_path / "nope"), "--check")
     assert code == 2 and "no such file or directory" in err
+
+
+def test_dropped_annotations_are_listed_with_their_reason(tmp_path: Path) -> None:
+    (tmp_path / "m.py").write_text("def scale(value, factor=2):\n    return value * factor\n"
+                                   "\n\nRESULT = scale(3, 1.5)\n")
+    code, _, err = run("apply", str(tmp_path), "--verify", "mypy", *STATIC)
+    assert code == 0
+    assert "dropped m.py:1 scale factor: int (m.py:5: Argument 2" in err
+    assert "1 dropped by mypy" in err
 
 
 def test_report_lists_written_annotations(project: Path, tmp_path: Path) -> None:
@@ -138,6 +149,9 @@ def test_stub_writes_valid_stubs_with_inferred_types(project: Path, tmp_path: Pa
     ast.parse(stub)
     assert "def f() -> int: ..." in stub and "X: str" in stub
     assert (project / "m.py").read_text() == "def f():\n    return 1\n\nX = 'a'\n"
+    checked = subprocess.run([sys.executable, "-m", "mypy", "--no-incremental", "m.pyi"],
+                             cwd=out, capture_output=True, text=True, check=False)
+    assert checked.returncode == 0, checked.stdout
 
 
 def test_stub_paths_cannot_leave_the_output_directory(tmp_path: Path) -> None:

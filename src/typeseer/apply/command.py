@@ -122,12 +122,23 @@ def _summary(result: ApplyResult, verb: str) -> str:
     return "typeseer: " + "; ".join(parts) + "\n"
 
 
+#: Dropped annotations listed on stderr; the report (``--report``) has all of them.
+_SHOWN_DROPS = 20
+
+
 def _report_diagnostics(result: ApplyResult, stderr: TextIO, quiet: bool) -> None:
     if quiet:
         return
     for diagnostic in result.diagnostics:
         if diagnostic.severity is not Severity.INFO:
             stderr.write(f"typeseer: {diagnostic}\n")
+    for edit, reason in result.dropped[:_SHOWN_DROPS]:
+        name = edit.key.name or "return"
+        stderr.write(f"typeseer: dropped {edit.key.file}:{edit.line} {edit.key.scope} {name}: "
+                     f"{edit.annotation} ({reason})\n")
+    if len(result.dropped) > _SHOWN_DROPS:
+        stderr.write(f"typeseer: ... and {len(result.dropped) - _SHOWN_DROPS} more dropped "
+                     "(--report FILE lists them all)\n")
 
 
 def _start(args: argparse.Namespace) -> Path:
