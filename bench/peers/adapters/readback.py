@@ -10,11 +10,13 @@ infer a type, so they read as no type.
 
 In a stub, methods have no bodies, so an instance attribute (``self.x = ...`` in a method) is
 declared in the class body (``x: int``): such a class-level declaration types the stripped
-project's ``(Class, "attribute", "x")`` site.
+project's ``(Class, "attribute", "x")`` site. A stub method that lost its ``@staticmethod``
+still answers for its first parameter.
 """
 
 from __future__ import annotations
 
+import ast
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -97,7 +99,23 @@ def _result_site(key: SiteKey, result: _Sites, stubs: bool) -> Site | None:
         declared = result.by_key.get(key._replace(kind=SiteKind.VARIABLE.value))
         if declared is not None:
             return declared
+    if stubs and key.kind == SiteKind.PARAM.value and found is None:
+        return _undecorated_param(key, result)
     return found
+
+
+def _undecorated_param(key: SiteKey, result: _Sites) -> Site | None:
+    """The parameter ``key`` of a stub's method that lost its ``@staticmethod`` (pyre's stubs
+    drop decorators): the site extractor took its first parameter for ``self``."""
+    returns = result.by_key.get(key._replace(kind=SiteKind.RETURN.value, name=""))
+    if returns is None or returns.owner is None:
+        return None
+    args = returns.owner.function.args
+    for arg in (*args.posonlyargs, *args.args):
+        if arg.arg == key.name and arg.annotation is not None:
+            return Site(key.file, key.scope, SiteKind.PARAM, arg.arg, arg.lineno,
+                        arg.col_offset, ast.unparse(arg.annotation), owner=returns.owner)
+    return None
 
 
 def _record(site: Site, type_: str | None) -> dict[str, object]:
