@@ -17,20 +17,26 @@ still answers for its first parameter.
 from __future__ import annotations
 
 import ast
-from collections.abc import Iterable, Sequence
+import re
+import subprocess
+import tempfile
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
 from typeseer.annotations import existing_type
+from typeseer.fileio import atomic_write_bytes
 from typeseer.parsing import ParseFailure, parse_source
 from typeseer.scoring import module_name_of
 from typeseer.sites import Site, SiteKey, SiteKind, extract_sites
 from typeseer.sources import UnreadableSource, decode_source
 from typeseer.typeexpr import TypeExpr
 
-from .base import Measured
+from .base import Measured, Project, ToolRun
 
-__all__ = ["PLACEHOLDERS", "failure_of", "records_from_tree", "stub_candidates",
+__all__ = ["PLACEHOLDERS", "distribution_version", "failure_of", "read_back",
+           "records_from_tree", "stripped_snapshot", "stub_candidates", "target_paths",
            "typed_count"]
 
 #: Names a tool writes where it has no type: they are not inferred types.
@@ -189,3 +195,56 @@ def failure_of(run: Measured, tool: str, ok_codes: Sequence[int] = (0,)) -> str 
     tail = (run.stderr.strip() or run.stdout.strip())[-800:]
     return f"{tool} exited with code {run.returncode}: {tail}" if tail else \
         f"{tool} exited with code {run.returncode}"
+
+
+# -- what every writing adapter does around its tool -----------------------------------------
+
+def target_paths(project: Project) -> list[str]:
+    """The command-line paths of ``project``'s packages: ``pkg`` for a package directory,
+    ``mod.py`` for a top-level module."""
+    paths: list[str] = []
+    for package in project.packages:
+        if (project.root / package).is_dir() or package.endswith(".py"):
+            paths.append(package)
+        else:
+            paths.append(f"{package}.py")
+    return paths
+
+
+@contextmanager
+def stripped_snapshot(project: Project) -> Iterator[Path]:
+    """A temporary copy of ``project.files`` as they are now (stripped), for the keys: the
+    tool is about to rewrite them in place."""
+    with tempfile.TemporaryDirectory(prefix="typeseer-peers-stripped-") as temp:
+        snapshot = Path(temp)
+        for relpath in project.files:
+            source = project.root / relpath
+            if source.is_file():
+                atomic_write_bytes(snapshot / relpath, source.read_bytes())
+        yield snapshot
+
+
+def read_back(project: Project, run: Measured, tool: str, stripped_root: Path,
+              result_root: Path, *, stubs: bool = False, ok_codes: Sequence[int] = (0,),
+              notes: Sequence[str] = ()) -> ToolRun:
+    """The ToolRun of a writing tool's measured ``run``: its records read back
+    (records_from_tree), its failure if any, ``notes`` and what the read-back noticed."""
+    all_notes = list(notes)
+    records = records_from_tree(stripped_root, result_root, project.files, stubs=stubs,
+                                notes=all_notes)
+    all_notes.append(f"{typed_count(records)} of {len(records)} sites typed")
+    return ToolRun(records, run.seconds, run.peak_mib, failure_of(run, tool, ok_codes),
+                   all_notes)
+
+
+def distribution_version(bin_dir: Path, distribution: str) -> str:
+    """The installed version of ``distribution`` in the venv of ``bin_dir`` (RuntimeError when
+    it cannot be read)."""
+    code = "import importlib.metadata, sys; print(importlib.metadata.version(sys.argv[1]))"
+    done = subprocess.run([str(bin_dir / "python"), "-c", code, distribution],
+                          capture_output=True, text=True, check=False, timeout=120)
+    version = done.stdout.strip()
+    if done.returncode != 0 or not re.fullmatch(r"[\w.+!-]+", version):
+        raise RuntimeError(f"cannot read the version of {distribution}: "
+                           f"{done.stderr.strip()[-300:]}")
+    return version
