@@ -89,13 +89,14 @@ class Pyre:
         shown = " ".join(["pyre", *command[1:]]).replace(sysconfig.get_paths()["purelib"],
                                                          "$SITE_PACKAGES")
         notes = [f"command: {shown}",
-                 "read from the stubs in .pyre/types (--in-place leaves attributes out)"]
+                 "read from the stubs in .pyre/types (--in-place leaves attributes out); a "
+                 "module without a stub is one pyre inferred nothing for"]
         repaired = _repair_stubs(project.root)
         if repaired:
             notes.append(f"{repaired} stubs spelled Variable[T] or Tuple[]: read as T, "
                          "Tuple[()]")
         return read_back(project, done, self.name, project.root, project.root / READ,
-                         stubs=True, notes=notes)
+                         stubs=True, missing_ok=True, notes=notes)
 
 
 ADAPTER = Pyre()

@@ -131,15 +131,16 @@ def _record(site: Site, type_: str | None) -> dict[str, object]:
 
 
 def records_from_tree(stripped_root: Path, result_root: Path, files: Sequence[str], *,
-                      stubs: bool = False, notes: list[str] | None = None
-                      ) -> list[dict[str, object]]:
+                      stubs: bool = False, missing_ok: bool = False,
+                      notes: list[str] | None = None) -> list[dict[str, object]]:
     """One DESIGN.md record per site of each stripped file (``files``: POSIX paths relative
     to ``stripped_root``), typed with what the tool wrote at that site.
 
     The tool's version of a file is ``result_root/<relpath>`` (rewritten in place; pass the
     project root) or, with ``stubs``, its stub under ``result_root`` (see stub_candidates).
     A missing or unparsable result leaves the file's sites untyped; why is appended to
-    ``notes`` (when given), as is a stripped file that cannot be read at all.
+    ``notes`` (when given; a missing one only unless ``missing_ok``: a tool that writes stubs
+    only where it inferred something), as is a stripped file that cannot be read at all.
     """
     records: list[dict[str, object]] = []
     problems: list[str] = []
@@ -149,7 +150,7 @@ def records_from_tree(stripped_root: Path, result_root: Path, files: Sequence[st
         except (OSError, UnreadableSource, ParseFailure) as error:
             problems.append(f"{relpath}: stripped file unreadable ({error}), no sites")
             continue
-        result = _read_result(result_root, relpath, stubs, problems)
+        result = _read_result(result_root, relpath, stubs, missing_ok, problems)
         for site in stripped.sites:
             written = None
             if site.annotation is None and result is not None:
@@ -160,11 +161,12 @@ def records_from_tree(stripped_root: Path, result_root: Path, files: Sequence[st
     return records
 
 
-def _read_result(result_root: Path, relpath: str, stubs: bool,
+def _read_result(result_root: Path, relpath: str, stubs: bool, missing_ok: bool,
                  problems: list[str]) -> _Sites | None:
     path = _result_path(result_root, relpath, stubs)
     if path is None:
-        problems.append(f"{relpath}: no {'stub' if stubs else 'file'} written")
+        if not missing_ok:
+            problems.append(f"{relpath}: no {'stub' if stubs else 'file'} written")
         return None
     try:
         return _sites_of(path, relpath)
@@ -225,13 +227,13 @@ def stripped_snapshot(project: Project) -> Iterator[Path]:
 
 
 def read_back(project: Project, run: Measured, tool: str, stripped_root: Path,
-              result_root: Path, *, stubs: bool = False, ok_codes: Sequence[int] = (0,),
-              notes: Sequence[str] = ()) -> ToolRun:
+              result_root: Path, *, stubs: bool = False, missing_ok: bool = False,
+              ok_codes: Sequence[int] = (0,), notes: Sequence[str] = ()) -> ToolRun:
     """The ToolRun of a writing tool's measured ``run``: its records read back
     (records_from_tree), its failure if any, ``notes`` and what the read-back noticed."""
     all_notes = list(notes)
     records = records_from_tree(stripped_root, result_root, project.files, stubs=stubs,
-                                notes=all_notes)
+                                missing_ok=missing_ok, notes=all_notes)
     all_notes.append(f"{typed_count(records)} of {len(records)} sites typed")
     return ToolRun(records, run.seconds, run.peak_mib, failure_of(run, tool, ok_codes),
                    all_notes)
