@@ -21,6 +21,7 @@ from .apply.command import (
     run_stub,
 )
 from .config import ConfigError, coerce, load_config
+from .coverage import add_coverage_parser, run_coverage
 from .explain import add_explain_parser, run_explain
 from .fileio import atomic_write_text
 from .report import Format, render
@@ -93,6 +94,7 @@ def _build_parser(with_corpus: bool = False) -> _Parser:
     add_apply_parser(commands)
     add_stub_parser(commands)
     add_explain_parser(commands)
+    add_coverage_parser(commands)
     commands.add_parser("rules", help="list the static inference rules")
     _add_evaluate_parser(commands)
     if with_corpus:
@@ -183,10 +185,10 @@ def _run_infer(args: argparse.Namespace, stdout: TextIO, stderr: TextIO) -> int:
         Format.TABLE if stdout.isatty() and args.output is None else Format.JSONL)
     if args.output:
         buffer = io.StringIO()
-        render(result, fmt, buffer)
+        render(result, fmt, buffer, paths=args.paths, config=config)
         atomic_write_text(Path(args.output), buffer.getvalue())
     else:
-        render(result, fmt, stdout)
+        render(result, fmt, stdout, paths=args.paths, config=config)
     missing = False
     for diagnostic in result.diagnostics:
         if diagnostic.message == "no such file or directory":
@@ -293,6 +295,8 @@ def main(argv: Sequence[str] | None = None, stdout: TextIO | None = None,
             return run_stub(args, stdout, stderr)
         if args.command == "explain":
             return run_explain(args, stdout, stderr)
+        if args.command == "coverage":
+            return run_coverage(args, stdout, stderr)
         if args.command == "rules":
             return _run_rules(stdout)
         if args.command == "evaluate":
