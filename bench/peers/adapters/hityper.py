@@ -61,6 +61,7 @@ DOTTED_SEPARATOR = "_@_"
 ScopeTypes = dict[tuple[str, str], list[str]]
 
 _FAILED_FILE = re.compile(r"Type inference failed for file (\S+), reason: (.*)")
+_TRACEBACK_FRAME = re.compile(r'\s*File "(?:.*/)?([^/"]+)", line (\d+), in (\S+)$')
 
 
 @dataclass
@@ -214,12 +215,23 @@ def records_from_results(root: Path, files: tuple[str, ...] | list[str],
 
 
 def _failed_files(log: str, files: tuple[str, ...]) -> list[str]:
-    """Notes for the project files HiTyper logged as failed, grouped by reason."""
+    """Notes for the project files HiTyper logged as failed, grouped by reason (with the
+    function of HiTyper's that raised, from the traceback it prints before each)."""
     wanted = set(files)
     reasons: Counter[str] = Counter()
-    for match in _FAILED_FILE.finditer(log):
-        if match.group(1).removeprefix("./") in wanted:
-            reasons[match.group(2).strip()] += 1
+    raised_in: str | None = None
+    for line in log.splitlines():
+        frame = _TRACEBACK_FRAME.match(line)
+        if frame is not None:
+            raised_in = f"{frame.group(3)}, {frame.group(1)}:{frame.group(2)}"
+            continue
+        failed = _FAILED_FILE.search(line)
+        if failed is None:
+            continue
+        if failed.group(1).removeprefix("./") in wanted:
+            reason = failed.group(2).strip()
+            reasons[f"{reason} (in {raised_in})" if raised_in else reason] += 1
+        raised_in = None
     return [f"{count} of {len(files)} files not analysed by HiTyper: {reason}"
             for reason, count in reasons.most_common()]
 
