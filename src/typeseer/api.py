@@ -1,4 +1,8 @@
-"""The typed Python API behind the CLI: ``infer(paths, config) -> InferResult``."""
+"""The typed Python API behind the CLI: ``infer(paths, config) -> InferResult``.
+
+With ``cache``, results are kept per file in the project's incremental cache (typeseer.cache)
+and only the files whose inputs changed are analysed again.
+"""
 
 from __future__ import annotations
 
@@ -17,14 +21,14 @@ from .combine import CERTAIN, decide, load_decision_map
 from .config import Config
 from .model.callsites import CallSites
 from .model.features import candidate_classes, hash_features, site_features
-from .project import Project
+from .project import ANYTHING, DependencyLog, Project, file_dependency
 from .sites import ModuleSites, Site, SiteKind
 from .sources import Diagnostic, Severity, SourceFile, discover
 from .static import Fact, StaticEngine
 from .static.calibration import calibration_kind, load_calibration
 from .static.stubs import Stubs
 
-__all__ = ["InferResult", "Prediction", "infer"]
+__all__ = ["CallArguments", "InferResult", "Prediction", "infer"]
 
 #: How many files one worker task handles: large enough to amortise the hand-off, small
 #: enough to keep both cores busy to the end.
@@ -74,6 +78,17 @@ class InferResult:
     files: int = 0
     lines: int = 0
     seconds: float = 0.0
+    #: Files whose results came from the incremental cache.
+    cached_files: int = 0
+    #: Files analysed in this run (all of them without a cache).
+    analysed_files: int = 0
+    #: The ``file`` keys of the files analysed in this run, in file order.
+    analysed_paths: list[str] = field(default_factory=list)
+
+
+#: The arguments the project passes to one parameter site, as the model's call-site features
+#: read them: ``(scope, name, line, col, ((file index, line, col, end line, end col), ...))``.
+CallArguments = tuple[str, str, int, int, tuple[tuple[int, int, int, int, int], ...]]
 
 
 @dataclass(slots=True)
@@ -81,6 +96,11 @@ class _FileResult:
     predictions: list[Prediction]
     diagnostics: list[Diagnostic]
     lines: int
+    #: With dependency tracking: what the results were computed from besides the file's text
+    #: (``project.module_dependency``/``file_dependency`` strings).
+    dependencies: frozenset[str] = frozenset()
+    #: With dependency tracking: the call sites the model read for the file's parameters.
+    calls: tuple[CallArguments, ...] = ()
 
 
 @dataclass(slots=True)
@@ -96,10 +116,15 @@ class _Worker:
     """Per-process state: the project index, the memoised static engine and the model."""
 
     def __init__(self, files: Sequence[SourceFile], config: Config,
-                 overlay: Mapping[Path, str] | None = None) -> None:
+                 overlay: Mapping[Path, str] | None = None, *,
+                 contents: Mapping[Path, bytes] | None = None, track: bool = False) -> None:
+        """``contents``: bytes already read, by absolute path; ``track``: record what each
+        file's results depend on (for the incremental cache)."""
         self.files = files
         self.config = config
-        self.project = Project(files, config.max_file_bytes, overlay)
+        self.project = Project(files, config.max_file_bytes, overlay, contents)
+        if track:
+            self.project.dependencies = DependencyLog()
         #: Replacing existing annotations means inferring as if they were not there.
         self.replacing = config.existing is ExistingPolicy.REPLACE
         self.engine = StaticEngine(self.project, Stubs(), config.rules,
@@ -112,8 +137,25 @@ class _Worker:
             self.model = load_model()
         self.decision_map = load_decision_map()
         self.call_sites: CallSites | None = None
+        #: While tracking: the parameter sites of the current file the model saw call sites for.
+        self._call_site_users: list[Site] = []
 
     def run(self, index: int) -> _FileResult:
+        log = self.project.dependencies
+        if log is None:
+            return self._run(index)
+        log.push()
+        try:
+            self._call_site_users = []
+            result = self._run(index)
+            if self._call_site_users:
+                result.calls = self.call_arguments(self._call_site_users)
+        finally:
+            read = log.pop()
+        result.dependencies = frozenset(read)
+        return result
+
+    def _run(self, index: int) -> _FileResult:
         source = self.files[index]
         loaded = self.project.load(source)
         if loaded.sites is None:
@@ -151,6 +193,9 @@ class _Worker:
         pending = [s for s in slots if isinstance(s, _Pending)]
         if pending and self.model is not None:
             call_sites = self._call_sites()
+            if self.project.dependencies is not None:
+                self._call_site_users.extend(p.site for p in pending
+                                             if p.site.kind is SiteKind.PARAM)
             bags = [hash_features(site_features(p.site, module, p.fact, p.confidence,
                                                 call_sites.features(p.site)))
                     for p in pending]
@@ -164,8 +209,43 @@ class _Worker:
         """The project's call sites, gathered once: every module is loaded first, so that a
         function's parameters see the calls made from any file."""
         if self.call_sites is None:
-            self.call_sites = CallSites(self.engine, self.project.load_all())
+            log = self.project.dependencies
+            if log is None:
+                self.call_sites = CallSites(self.engine, self.project.load_all())
+            else:
+                with log.isolated():  # gathered for every file: no one file depends on it all
+                    self.call_sites = CallSites(self.engine, self.project.load_all())
         return self.call_sites
+
+    def call_arguments(self, sites: Sequence[Site]) -> tuple[CallArguments, ...]:
+        """Where the arguments the model reads for these parameters come from; each file they
+        come from is recorded as a dependency of the file being analysed."""
+        call_sites = self._call_sites()
+        log = self.project.dependencies
+        found: list[CallArguments] = []
+        for site in sites:
+            places = []
+            for argument, scope in call_sites.arguments(site):
+                root = scope
+                while root.parent is not None:
+                    root = root.parent
+                index = self.project.file_of_root(root)
+                if log is not None:
+                    log.note(ANYTHING if index is None else file_dependency(index))
+                if index is None:
+                    index = -1
+                places.append((index, argument.lineno, argument.col_offset,
+                               argument.end_lineno or 0, argument.end_col_offset or 0))
+            found.append((site.scope, site.name, site.line, site.col, tuple(places)))
+        return tuple(found)
+
+    def parameter_sites(self, index: int) -> dict[tuple[object, ...], Site]:
+        """The parameter sites of the ``index``-th file by ``(scope, name, line, col)``."""
+        module = self.project.load(self.files[index]).sites
+        if module is None:
+            return {}
+        return {(s.scope, s.name, s.line, s.col): s for s in module.sites
+                if s.kind is SiteKind.PARAM}
 
     def _enum_member(self, site: Site) -> bool:
         owner = site.owner
@@ -219,10 +299,11 @@ _worker: _Worker | None = None
 
 
 def _init_worker(files: Sequence[SourceFile], config: Config,
-                 overlay: Mapping[Path, str] | None) -> None:
+                 overlay: Mapping[Path, str] | None, contents: Mapping[Path, bytes] | None,
+                 track: bool) -> None:
     global _worker
     gc.disable()  # see _collector_paused
-    _worker = _Worker(files, config, overlay)
+    _worker = _Worker(files, config, overlay, contents=contents, track=track)
 
 
 @contextmanager
@@ -247,23 +328,34 @@ def _run_chunk(indices: list[int]) -> list[_FileResult]:
     return [_worker.run(i) for i in indices]
 
 
-def _chunks(count: int, size: int) -> Iterator[list[int]]:
-    for start in range(0, count, size):
-        yield list(range(start, min(start + size, count)))
+def _chunks(indices: Sequence[int], size: int) -> Iterator[list[int]]:
+    for start in range(0, len(indices), size):
+        yield list(indices[start:start + size])
 
 
 def infer(paths: Sequence[str | Path], config: Config | None = None,
           progress: Callable[[int, int], None] | None = None,
-          overlay: Mapping[Path, str] | None = None) -> InferResult:
+          overlay: Mapping[Path, str] | None = None,
+          cache: bool | Path | None = None) -> InferResult:
     """Infer the type of every site under ``paths``.
 
     ``progress(done, total)`` is called as files complete. Files that cannot be read or
     parsed are reported in ``diagnostics``; the rest is still analysed. ``overlay`` gives the
     text of files (by absolute path) to use instead of what is on disk: unsaved editor
     buffers, or code `apply` has annotated in memory.
+
+    ``cache``: keep results in the incremental cache at this path (True: the project's,
+    ``typeseer.cache.default_cache_path``) and analyse only what changed since; None or
+    False: no cache. The results are the same either way.
     """
+    config = config or Config()
     with _collector_paused():
-        return _infer(paths, config or Config(), progress, overlay)
+        if cache is None or cache is False:
+            return _infer(paths, config, progress, overlay)
+        from .cache import default_cache_path, infer_cached
+
+        path = default_cache_path(paths) if cache is True else Path(cache)
+        return infer_cached(paths, config, progress, overlay, path)
 
 
 def _infer(paths: Sequence[str | Path], config: Config,
@@ -272,28 +364,48 @@ def _infer(paths: Sequence[str | Path], config: Config,
     started = time.perf_counter()
     files, diagnostics = discover(paths, config.exclude)
     result = InferResult(diagnostics=diagnostics, files=len(files))
-    jobs = config.jobs or os.cpu_count() or 1
-    jobs = min(jobs, max(1, len(files) // _CHUNK))
-    outputs: list[_FileResult] = []
-    if jobs <= 1:
-        worker = _Worker(files, config, overlay)
-        for index in range(len(files)):
-            outputs.append(worker.run(index))
-            if progress is not None:
-                progress(index + 1, len(files))
-    else:
-        with ProcessPoolExecutor(jobs, initializer=_init_worker,
-                                 initargs=(files, config, overlay)) as pool:
-            # Contiguous chunks keep a package's files together, so each worker loads (for
-            # cross-file inference) mostly the modules its own files import.
-            size = max(_CHUNK, -(-len(files) // (jobs * 2)))
-            for chunk_result in pool.map(_run_chunk, _chunks(len(files), size)):
-                outputs.extend(chunk_result)
-                if progress is not None:
-                    progress(len(outputs), len(files))
-    for output in outputs:
-        result.predictions.extend(output.predictions)
-        result.diagnostics.extend(output.diagnostics)
-        result.lines += output.lines
+    outputs = _analyse(files, range(len(files)), config, overlay, progress=progress)
+    for source, output in zip(files, outputs, strict=True):
+        _add_output(result, output)
+        result.analysed_paths.append(source.relpath)
+    result.analysed_files = len(files)
     result.seconds = time.perf_counter() - started
     return result
+
+
+def _add_output(result: InferResult, output: _FileResult) -> None:
+    result.predictions.extend(output.predictions)
+    result.diagnostics.extend(output.diagnostics)
+    result.lines += output.lines
+
+
+def _analyse(files: Sequence[SourceFile], indices: Sequence[int], config: Config,
+             overlay: Mapping[Path, str] | None, *,
+             contents: Mapping[Path, bytes] | None = None, track: bool = False,
+             progress: Callable[[int, int], None] | None = None, done: int = 0,
+             worker: _Worker | None = None) -> list[_FileResult]:
+    """The results of the files at ``indices`` (in that order), in this process or in
+    ``config.jobs`` processes. ``done`` files are already done (for ``progress``); ``worker``
+    is one already built for these files and settings, used when one process does it all."""
+    jobs = config.jobs or os.cpu_count() or 1
+    jobs = min(jobs, max(1, len(indices) // _CHUNK))
+    total = done + len(indices)
+    outputs: list[_FileResult] = []
+    if jobs <= 1:
+        if worker is None:
+            worker = _Worker(files, config, overlay, contents=contents, track=track)
+        for index in indices:
+            outputs.append(worker.run(index))
+            if progress is not None:
+                progress(done + len(outputs), total)
+    else:
+        with ProcessPoolExecutor(jobs, initializer=_init_worker,
+                                 initargs=(files, config, overlay, contents, track)) as pool:
+            # Contiguous chunks keep a package's files together, so each worker loads (for
+            # cross-file inference) mostly the modules its own files import.
+            size = max(_CHUNK, -(-len(indices) // (jobs * 2)))
+            for chunk_result in pool.map(_run_chunk, _chunks(indices, size)):
+                outputs.extend(chunk_result)
+                if progress is not None:
+                    progress(done + len(outputs), total)
+    return outputs

@@ -3,19 +3,87 @@
 Modules are loaded lazily and cached, so a worker that types one part of a large project
 parses only the modules its inference actually reaches (cross-file inference stays correct
 whichever files a worker was given).
+
+For the incremental cache, a project can keep a ``DependencyLog``: every module that inference
+asks for (present or absent) is recorded against the computation in progress, so that a file's
+results can be stored with what they were computed from besides the file's own text.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
 from .parsing import ParseFailure, parse_source
 from .sites import ModuleSites, Scope, extract_sites
-from .sources import DEFAULT_MAX_FILE_BYTES, SourceFile, UnreadableSource, read_source
+from .sources import (
+    DEFAULT_MAX_FILE_BYTES,
+    SourceFile,
+    UnreadableSource,
+    decode_source,
+    read_source,
+)
 
-__all__ = ["LoadedModule", "Project", "module_name_for"]
+__all__ = ["ANYTHING", "DependencyLog", "LoadedModule", "Project", "file_dependency",
+           "module_dependency", "module_name_for"]
+
+#: The dependency of results computed from something the log cannot name: any change to the
+#: project invalidates them.
+ANYTHING = "*"
+
+
+def module_dependency(name: str) -> str:
+    """The dependency on whichever file provides module ``name`` (or on its absence)."""
+    return "m:" + name
+
+
+def file_dependency(index: int) -> str:
+    """The dependency on the text of the project's ``index``-th file."""
+    return f"f:{index}"
+
+
+class DependencyLog:
+    """What each computation in progress has read of the project besides its own file.
+
+    Frames nest: ``push`` opens one (for a file being analysed, or a memoised fact being
+    computed), ``note`` records a dependency in the innermost, and ``pop`` closes it and adds
+    what it recorded to the frame around it, since the outer computation used the inner one.
+    Outside any frame nothing is recorded. Dependencies are strings: ``module_dependency``
+    and ``file_dependency``.
+    """
+
+    def __init__(self) -> None:
+        self._frames: list[set[str]] = []
+
+    def push(self) -> None:
+        self._frames.append(set())
+
+    def pop(self) -> set[str]:
+        """Close the innermost frame; the caller must not change the set returned."""
+        frame = self._frames.pop()
+        if self._frames and frame:
+            self._frames[-1] |= frame
+        return frame
+
+    def note(self, dependency: str) -> None:
+        if self._frames:
+            self._frames[-1].add(dependency)
+
+    def add(self, dependencies: Iterable[str]) -> None:
+        """Record what an earlier computation, reused now, depended on."""
+        if self._frames:
+            self._frames[-1].update(dependencies)
+
+    @contextmanager
+    def isolated(self) -> Iterator[None]:
+        """Work done for the whole project (gathering call sites), charged to no file."""
+        self._frames.append(set())
+        try:
+            yield
+        finally:
+            self._frames.pop()
 
 
 def module_name_for(path: Path, cache: dict[Path, str] | None = None) -> tuple[str, bool]:
@@ -56,28 +124,48 @@ class Project:
 
     def __init__(self, files: Iterable[SourceFile],
                  max_file_bytes: int = DEFAULT_MAX_FILE_BYTES,
-                 overlay: Mapping[Path, str] | None = None) -> None:
+                 overlay: Mapping[Path, str] | None = None,
+                 contents: Mapping[Path, bytes] | None = None) -> None:
         self.max_file_bytes = max_file_bytes
         #: Text to use instead of the file on disk, by absolute path.
         self.overlay = overlay or {}
+        #: Bytes already read from disk (by the cache, which hashed them), by absolute path:
+        #: what is analysed is then exactly what was hashed.
+        self.contents = contents or {}
+        #: Set to record which modules each computation reads (see DependencyLog).
+        self.dependencies: DependencyLog | None = None
         self._by_module: dict[str, SourceFile] = {}
         self._packages: set[str] = set()
         self._module_of: dict[str, str] = {}
         self._loaded: dict[str, LoadedModule] = {}
         #: Module name of each loaded module's root scope (what static inference reads).
         self._root_names: dict[int, str] = {}
+        #: Index in ``files`` of the file behind each loaded module's root scope.
+        self._root_files: dict[int, int] = {}
+        self._index_of: dict[str, int] = {}
         self._files = list(files)
         prefixes: dict[Path, str] = {}
-        for source in self._files:
+        for index, source in enumerate(self._files):
             name, is_package = module_name_for(source.path, prefixes)
             if is_package:
                 self._packages.add(name)
             # First file wins on a clash (two roots holding the same module).
             self._by_module.setdefault(name, source)
             self._module_of[source.relpath + "\0" + str(source.root)] = name
+            self._index_of.setdefault(source.relpath + "\0" + str(source.root), index)
+
+    @property
+    def files(self) -> list[SourceFile]:
+        return self._files
 
     def has_module(self, name: str) -> bool:
+        if self.dependencies is not None:
+            self.dependencies.note(module_dependency(name))
         return name in self._by_module
+
+    def source_of_module(self, name: str) -> SourceFile | None:
+        """The file that provides module ``name`` (the first one, on a clash)."""
+        return self._by_module.get(name)
 
     def module_name(self, source: SourceFile) -> str:
         return self._module_of[source.relpath + "\0" + str(source.root)]
@@ -92,12 +180,11 @@ class Project:
         if cached is not None and cached.source == source:
             return cached
         try:
-            text = self.overlay.get(source.path)
-            if text is None:
-                text = read_source(source, self.max_file_bytes)
+            text = self._text(source)
             tree = parse_source(text, source.relpath)
             sites = extract_sites(source.relpath, text, tree, name, self.is_package(name))
             self._root_names[id(sites.scope)] = name
+            self._root_files[id(sites.scope)] = self.index_of(source)
             loaded = LoadedModule(name, source, sites)
         except (UnreadableSource, ParseFailure) as error:
             loaded = LoadedModule(name, source, None, str(error))
@@ -106,6 +193,19 @@ class Project:
         if self._by_module.get(name) == source:
             self._loaded[name] = loaded
         return loaded
+
+    def _text(self, source: SourceFile) -> str:
+        text = self.overlay.get(source.path)
+        if text is not None:
+            return text
+        data = self.contents.get(source.path)
+        if data is not None and len(data) <= self.max_file_bytes:
+            return decode_source(data)
+        return read_source(source, self.max_file_bytes)
+
+    def index_of(self, source: SourceFile) -> int:
+        """The position of ``source`` in ``files``."""
+        return self._index_of[source.relpath + "\0" + str(source.root)]
 
     def load_all(self) -> list[ModuleSites]:
         """Every module of the project that loads, in file order (cached like ``load``)."""
@@ -116,8 +216,14 @@ class Project:
         """The module name of a root scope this project loaded (``""`` for any other)."""
         return self._root_names.get(id(root), "")
 
+    def file_of_root(self, root: Scope) -> int | None:
+        """The index in ``files`` of the file a root scope was loaded from."""
+        return self._root_files.get(id(root))
+
     def module(self, name: str) -> ModuleSites | None:
         """The scope tree of a project module, or None if it is not in the project."""
+        if self.dependencies is not None:
+            self.dependencies.note(module_dependency(name))
         source = self._by_module.get(name)
         if source is None:
             return None

@@ -70,11 +70,18 @@ class CallSites:
         if len(found) < MAX_ARGUMENTS:
             found.append((argument, scope))
 
+    def arguments(self, site: Site) -> list[tuple[ast.expr, Scope]]:
+        """The argument expressions kept for a parameter site, each with the scope of its call
+        (what ``features`` reads: the incremental cache signs them)."""
+        if site.kind is not SiteKind.PARAM or site.owner is None:
+            return []
+        return self._arguments.get((id(site.owner), site.name), [])
+
     def features(self, site: Site) -> list[str]:
         """``cs.`` features of a parameter site: shapes and static types of its arguments."""
         if site.kind is not SiteKind.PARAM or site.owner is None:
             return []
-        arguments = self._arguments.get((id(site.owner), site.name), [])
+        arguments = self.arguments(site)
         if not arguments:
             return ["cs.none"]
         found: list[str] = []

@@ -157,6 +157,8 @@ class StaticEngine:
         self._params: dict[Any, object] = {}
         #: (cache, key) pairs met while their own fact was being computed (see _memoised).
         self._cycle_hits: list[tuple[int, object]] = []
+        #: With a DependencyLog on the project: the modules each memoised fact read.
+        self._memo_dependencies: dict[tuple[int, object], set[str]] = {}
 
     # -- entry point ------------------------------------------------------------------------
     def site_fact(self, site: Site) -> Fact | None:
@@ -308,13 +310,23 @@ class StaticEngine:
         if cached is _IN_PROGRESS:
             self._cycle_hits.append((id(cache), key))
             return None
+        log = self.project.dependencies
         if cached is not _MISSING:
+            if log is not None:
+                log.add(self._memo_dependencies.get((id(cache), key), ()))
             return cached  # type: ignore[return-value]
         cache[key] = _IN_PROGRESS
+        if log is not None:
+            log.push()
         try:
             fact = compute()
         finally:
             cache.pop(key, None)
+            if log is not None:
+                # A fact reused later carries what it was computed from to its new user.
+                read = log.pop()
+                if read:
+                    self._memo_dependencies[(id(cache), key)] = read
         cache[key] = fact
         return fact
 
