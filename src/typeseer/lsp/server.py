@@ -1,0 +1,361 @@
+"""The language server: LSP messages over stdio (pygls) wired to an analysis ``Session``.
+
+Handlers run on pygls's event loop and only read finished analyses, so they answer at once.
+The one exception is a code action on a document whose latest edit is not analysed yet: its
+edit must be computed on the current text, so it waits (without blocking the loop) for that
+analysis, at most ``ACTION_WAIT`` seconds. Rendering an edit (LibCST) runs in a thread.
+Every handler turns a failure into an empty answer and a log line: a bad request, a position
+outside the document or a closed document never stops the server.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import functools
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, TypeVar, cast
+
+from lsprotocol import types as lsp
+from pygls.exceptions import JsonRpcException
+from pygls.lsp.server import LanguageServer
+from pygls.protocol import LanguageServerProtocol
+
+from .. import __version__
+from .features import (
+    ActionRequest,
+    code_actions,
+    hover,
+    inlay_hints,
+    prepare,
+    resolve_code_action,
+    resolve_inlay_hint,
+)
+from .session import DEFAULT_DEBOUNCE, Analysis, Session
+from .settings import SECTION, read_settings
+from .text import Encoding
+
+__all__ = ["ACTION_WAIT", "FIRST_WAIT", "TypeseerServer", "create_server"]
+
+logger = logging.getLogger("typeseer.lsp")
+
+#: Seconds a request waits for a document's first analysis (later ones are served at once).
+FIRST_WAIT = 30.0
+#: Seconds a code action waits for the analysis of the document's current text.
+ACTION_WAIT = 10.0
+
+Handler = TypeVar("Handler", bound=Callable[..., Awaitable[Any]])
+
+
+@dataclass(frozen=True, slots=True)
+class ClientFlags:
+    """The optional protocol features the client announced."""
+
+    resolves_actions: bool = False
+    resolves_hint_edits: bool = False
+    refreshes_hints: bool = False
+    versioned_edits: bool = False
+    pulls_configuration: bool = False
+
+
+def _capability(root: object, *path: str) -> Any:
+    for name in path:
+        root = getattr(root, name, None)
+        if root is None:
+            return None
+    return root
+
+
+def client_flags(capabilities: lsp.ClientCapabilities) -> ClientFlags:
+    action_properties = _capability(capabilities, "text_document", "code_action",
+                                    "resolve_support", "properties") or []
+    hint_properties = _capability(capabilities, "text_document", "inlay_hint",
+                                  "resolve_support", "properties") or []
+    return ClientFlags(
+        resolves_actions="edit" in action_properties,
+        resolves_hint_edits="textEdits" in hint_properties,
+        refreshes_hints=bool(_capability(capabilities, "workspace", "inlay_hint",
+                                         "refresh_support")),
+        versioned_edits=bool(_capability(capabilities, "workspace", "workspace_edit",
+                                         "document_changes")),
+        pulls_configuration=bool(_capability(capabilities, "workspace", "configuration")))
+
+
+class _Answered:
+    """Stands for a request already answered with an error: the protocol drops it (its
+    ``jsonrpc`` is not a version it handles)."""
+
+    jsonrpc = "answered"
+
+    def __repr__(self) -> str:
+        return "<request answered with an error>"
+
+
+class _Protocol(LanguageServerProtocol):
+    """pygls's protocol, answering a request whose parameters do not fit the protocol with an
+    error (pygls logs it but leaves the request unanswered, and the client waiting)."""
+
+    def structure_message(self, data: dict[str, Any]) -> Any:
+        try:
+            return super().structure_message(data)
+        except JsonRpcException as error:
+            if "jsonrpc" in data and "id" in data and "method" in data:
+                logger.warning("invalid %s request: %s", data.get("method"), error)
+                self._send_response(data["id"], None, error.to_response_error())
+                return _Answered()
+            raise
+
+
+class TypeseerServer(LanguageServer):
+    """pygls's server with typeseer's session and what it knows of the client."""
+
+    def __init__(self, debounce: float = DEFAULT_DEBOUNCE) -> None:
+        super().__init__("typeseer", __version__,
+                         text_document_sync_kind=lsp.TextDocumentSyncKind.Incremental,
+                         protocol_cls=_Protocol)
+        self.debounce = debounce
+        self.session: Session | None = None
+        self.flags = ClientFlags()
+        #: The settings of ``initializationOptions``; later settings from the client are
+        #: applied over them.
+        self.initial_settings: dict[str, Any] = {}
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._waiters: dict[str, list[asyncio.Future[None]]] = {}
+
+    # -- from the analysis thread ------------------------------------------------------------
+    def analysed(self, uri: str) -> None:
+        """Called by the session's thread when a document's analysis is done."""
+        loop = self._loop
+        if loop is not None and not loop.is_closed():
+            loop.call_soon_threadsafe(self._wake, uri)
+
+    def _wake(self, uri: str) -> None:
+        for future in self._waiters.pop(uri, []):
+            if not future.done():
+                future.set_result(None)
+        if self.flags.refreshes_hints:
+            try:
+                self.workspace_inlay_hint_refresh(None)
+            except Exception:  # the client may be gone; hints are refreshed on next request
+                logger.debug("inlay hint refresh failed", exc_info=True)
+
+    def prepare(self, analysis: Analysis) -> None:
+        """In the analysis thread: what the first requests on the analysis will need."""
+        if self.session is not None:
+            prepare(analysis, self.session.config_for(analysis.document.uri))
+
+    def message(self, text: str) -> None:
+        """A warning for the user (a bad setting), from any thread."""
+        loop = self._loop
+        if loop is not None and not loop.is_closed():
+            loop.call_soon_threadsafe(self.window_show_message, lsp.ShowMessageParams(
+                lsp.MessageType.Warning, text))
+        else:
+            logger.warning("%s", text)
+
+    # -- for handlers ------------------------------------------------------------------------
+    @property
+    def encoding(self) -> Encoding:
+        return Encoding.of(self.workspace.position_encoding)
+
+    async def analysis(self, uri: str, *, fresh: bool) -> Analysis | None:
+        """The latest analysis of an open document; with ``fresh``, the analysis of its
+        current text, waited for up to ``ACTION_WAIT``. A document not analysed yet is waited
+        for up to ``FIRST_WAIT``; None when the time is up or the document is closed."""
+        session = self.session
+        if session is None:
+            return None
+        loop = asyncio.get_running_loop()
+        first = session.latest(uri) is None
+        deadline = loop.time() + (FIRST_WAIT if first else ACTION_WAIT)
+        while session.document(uri) is not None:
+            done = session.current(uri) if fresh else session.latest(uri)
+            remaining = deadline - loop.time()
+            if done is not None or remaining <= 0:
+                return done
+            future: asyncio.Future[None] = loop.create_future()
+            self._waiters.setdefault(uri, []).append(future)
+            with contextlib.suppress(asyncio.TimeoutError):
+                await asyncio.wait_for(future, remaining)
+        return None
+
+    def start(self) -> None:
+        self._loop = asyncio.get_running_loop()
+
+
+def _safe(default: Callable[[Any], object]) -> Callable[[Handler], Handler]:
+    """Log any failure of a request handler and answer ``default(params)`` instead."""
+    def decorate(handler: Handler) -> Handler:
+        @functools.wraps(handler)
+        async def guarded(ls: TypeseerServer, params: Any) -> Any:
+            try:
+                return await handler(ls, params)
+            except Exception:
+                logger.exception("%s failed", handler.__name__)
+                return default(params)
+        return cast(Handler, guarded)
+    return decorate
+
+
+def _roots(params: lsp.InitializeParams) -> list[Path]:
+    from .session import _path_of
+
+    uris = [folder.uri for folder in params.workspace_folders or []]
+    if not uris and params.root_uri:
+        uris = [params.root_uri]
+    roots = [path for path in map(_path_of, uris) if path is not None]
+    if not roots and params.root_path:
+        roots = [Path(params.root_path)]
+    return roots
+
+
+def create_server(debounce: float = DEFAULT_DEBOUNCE) -> TypeseerServer:
+    """A server with every feature registered (``server.start_io()`` runs it)."""
+    server = TypeseerServer(debounce)
+
+    @server.feature(lsp.INITIALIZE)
+    def initialize(ls: TypeseerServer, params: lsp.InitializeParams) -> None:
+        ls.start()
+        ls.flags = client_flags(params.capabilities)
+        overrides, problems = read_settings(params.initialization_options)
+        for problem in problems:
+            ls.message(problem)
+        ls.initial_settings = overrides
+        ls.session = Session(_roots(params), overrides, debounce=ls.debounce,
+                             on_analysed=ls.analysed, on_message=ls.message,
+                             prepare=ls.prepare)
+
+    @server.feature(lsp.INITIALIZED)
+    async def initialized(ls: TypeseerServer, params: lsp.InitializedParams) -> None:
+        if ls.flags.pulls_configuration:
+            await _pull_configuration(ls)
+
+    @server.feature(lsp.SHUTDOWN)
+    def shutdown(ls: TypeseerServer, params: None) -> None:
+        if ls.session is not None:
+            ls.session.shutdown()
+
+    @server.feature(lsp.TEXT_DOCUMENT_DID_OPEN)
+    def did_open(ls: TypeseerServer, params: lsp.DidOpenTextDocumentParams) -> None:
+        document = params.text_document
+        if ls.session is not None:
+            ls.session.open(document.uri, document.text, document.version)
+
+    @server.feature(lsp.TEXT_DOCUMENT_DID_CHANGE)
+    def did_change(ls: TypeseerServer, params: lsp.DidChangeTextDocumentParams) -> None:
+        uri = params.text_document.uri
+        if ls.session is not None:
+            text = ls.workspace.get_text_document(uri).source  # pygls applied the changes
+            ls.session.change(uri, text, params.text_document.version)
+
+    @server.feature(lsp.TEXT_DOCUMENT_DID_CLOSE)
+    def did_close(ls: TypeseerServer, params: lsp.DidCloseTextDocumentParams) -> None:
+        if ls.session is not None:
+            ls.session.close(params.text_document.uri)
+
+    @server.feature(lsp.WORKSPACE_DID_CHANGE_WATCHED_FILES)
+    def did_change_watched_files(ls: TypeseerServer,
+                                 params: lsp.DidChangeWatchedFilesParams) -> None:
+        if ls.session is not None:
+            ls.session.files_changed()
+
+    @server.feature(lsp.WORKSPACE_DID_CHANGE_CONFIGURATION)
+    async def did_change_configuration(ls: TypeseerServer,
+                                       params: lsp.DidChangeConfigurationParams) -> None:
+        overrides, problems = read_settings(params.settings)
+        if not overrides and not problems and ls.flags.pulls_configuration:
+            await _pull_configuration(ls)  # the notification only says "something changed"
+            return
+        for problem in problems:
+            ls.message(problem)
+        if ls.session is not None:
+            ls.session.configure({**ls.initial_settings, **overrides})
+
+    @server.feature(lsp.TEXT_DOCUMENT_INLAY_HINT,
+                    lsp.InlayHintOptions(resolve_provider=True))
+    @_safe(lambda params: [])
+    async def inlay_hint(ls: TypeseerServer,
+                         params: lsp.InlayHintParams) -> list[lsp.InlayHint]:
+        uri = params.text_document.uri
+        analysis = await ls.analysis(uri, fresh=False)
+        document = ls.session.document(uri) if ls.session is not None else None
+        if analysis is None or document is None or ls.session is None:
+            return []
+        return inlay_hints(analysis, document, ls.session.config_for(uri), ls.encoding,
+                           params.range)
+
+    @server.feature(lsp.INLAY_HINT_RESOLVE)
+    @_safe(lambda hint: hint)  # unresolved, as it came
+    async def inlay_hint_resolve(ls: TypeseerServer, hint: lsp.InlayHint) -> lsp.InlayHint:
+        data = hint.data if isinstance(hint.data, dict) else {}
+        uri = data.get("uri")
+        if not isinstance(uri, str) or ls.session is None:
+            return hint
+        session = ls.session
+        return await asyncio.to_thread(resolve_inlay_hint, hint, session.current(uri),
+                                       session.document(uri), session.config_for(uri),
+                                       ls.encoding)
+
+    @server.feature(lsp.TEXT_DOCUMENT_HOVER)
+    @_safe(lambda params: None)
+    async def on_hover(ls: TypeseerServer, params: lsp.HoverParams) -> lsp.Hover | None:
+        uri = params.text_document.uri
+        analysis = await ls.analysis(uri, fresh=False)
+        document = ls.session.document(uri) if ls.session is not None else None
+        if analysis is None or document is None or ls.session is None:
+            return None
+        return hover(analysis, document, ls.session.config_for(uri), ls.encoding,
+                     params.position)
+
+    @server.feature(lsp.TEXT_DOCUMENT_CODE_ACTION, lsp.CodeActionOptions(
+        code_action_kinds=[lsp.CodeActionKind.RefactorRewrite, lsp.CodeActionKind.Source],
+        resolve_provider=True))
+    @_safe(lambda params: [])
+    async def code_action(ls: TypeseerServer,
+                          params: lsp.CodeActionParams) -> list[lsp.CodeAction]:
+        uri = params.text_document.uri
+        analysis = await ls.analysis(uri, fresh=True)
+        session = ls.session
+        document = session.document(uri) if session is not None else None
+        if analysis is None or document is None or session is None:
+            return []
+        request = ActionRequest(params.range.start, params.context.only,
+                                ls.flags.resolves_actions, ls.flags.versioned_edits)
+        compute = functools.partial(code_actions, analysis, document, session.config_for(uri),
+                                    ls.encoding, request)
+        if request.resolves:
+            return compute()  # no rendering: cheap
+        return await asyncio.to_thread(compute)
+
+    @server.feature(lsp.CODE_ACTION_RESOLVE)
+    @_safe(lambda action: action)  # without an edit, as it came
+    async def code_action_resolve(ls: TypeseerServer, action: lsp.CodeAction) -> lsp.CodeAction:
+        data = action.data if isinstance(action.data, dict) else {}
+        uri = data.get("uri")
+        if not isinstance(uri, str) or ls.session is None:
+            return action
+        analysis = await ls.analysis(uri, fresh=True)
+        session = ls.session
+        return await asyncio.to_thread(resolve_code_action, action, analysis,
+                                       session.document(uri), session.config_for(uri),
+                                       ls.encoding)
+
+    return server
+
+
+async def _pull_configuration(ls: TypeseerServer) -> None:
+    try:
+        values = await ls.workspace_configuration_async(lsp.ConfigurationParams(
+            items=[lsp.ConfigurationItem(section=SECTION)]))
+    except Exception:
+        logger.debug("workspace/configuration failed", exc_info=True)
+        return
+    raw = values[0] if values else None
+    overrides, problems = read_settings(raw)
+    for problem in problems:
+        ls.message(problem)
+    if ls.session is not None and (overrides or raw is not None):
+        ls.session.configure({**ls.initial_settings, **overrides})
