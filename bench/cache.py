@@ -15,7 +15,9 @@ For each run, the table gives the time of the whole process (start, imports, dis
 inference, JSONL output) and of the ``infer`` call alone. The JSONL of the cached runs is
 checked to be byte-identical to the output without a cache. Writes bench/results/cache.json.
 
-    .venv/bin/python bench/cache.py [--package django==5.2.17] [--runs 3]
+    .venv/bin/python bench/cache.py [--package django==5.2.17] [--runs 3] [--without DIR,DIR]
+
+``--without contrib,test`` leaves those subpackages out of the copy (Django: 108k lines).
 """
 
 from __future__ import annotations
@@ -90,6 +92,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--package", default="django==5.2.17")
     parser.add_argument("--change", default="utils/text.py",
                         help="file (relative to the package) edited for the one-file change")
+    parser.add_argument("--without", default="",
+                        help="subpackages (comma-separated, relative to the package) left out")
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--warm-runs", type=int, default=3, help="warm runs per round")
     parser.add_argument("--cache-dir", default=str(DEFAULT_CACHE))
@@ -101,7 +105,9 @@ def main(argv: list[str] | None = None) -> int:
     work = Path(tempfile.mkdtemp(prefix="typeseer-cache-bench-"))
     try:
         target = work / package.name
-        shutil.copytree(package, target)
+        left_out = {part.strip() for part in args.without.split(",") if part.strip()}
+        shutil.copytree(package, target, ignore=lambda directory, names: [
+            n for n in names if Path(directory, n).relative_to(package).as_posix() in left_out])
         return measure(args, target, work)
     finally:
         shutil.rmtree(work, ignore_errors=True)
@@ -138,7 +144,9 @@ def measure(args: argparse.Namespace, target: Path, work: Path) -> int:
     medians = {step: {key: statistics.median(s[key] for s in runs)
                       for key in ("process", "infer", "analysed")}
                for step, runs in samples.items()}
-    print(f"{args.package}: {len(files)} files, {lines} lines; median of {args.runs} rounds "
+    subset = f" without {args.without}" if args.without else ""
+    print(f"{args.package}{subset}: {len(files)} files, {lines} lines; "
+          f"median of {args.runs} rounds "
           f"({args.warm_runs} warm runs and 2 one-file changes of {args.change} per round)")
     print(f"{'run':<17}{'process s':>10}{'infer s':>9}{'files analysed':>16}")
     for step, median in medians.items():
@@ -146,7 +154,8 @@ def measure(args: argparse.Namespace, target: Path, work: Path) -> int:
               f"{median['analysed']:16.0f}")
     print(f"cached output identical to the output without a cache: {identical}")
     write_json(Path(args.output), {
-        "package": args.package, "files": len(files), "lines": lines, "runs": args.runs,
+        "package": args.package, "without": args.without, "files": len(files), "lines": lines,
+        "runs": args.runs,
         "change": args.change, "samples": samples, "medians": medians,
         "identical_output": identical, **git_state(),
         "machine": {"python": platform.python_version(), "cpus": os.cpu_count(),
