@@ -85,6 +85,9 @@ def _build_parser(with_corpus: bool = False) -> _Parser:
                            default=None, help="leave out sites that are already annotated")
     infer_cmd.add_argument("--no-model", action="store_false", dest="use_model", default=None,
                            help="static inference only, without the learned model")
+    infer_cmd.add_argument("--no-cache", action="store_false", dest="cache", default=None,
+                           help="analyse every file, without reading or writing the incremental "
+                                "cache (.typeseer_cache/)")
     verbosity = infer_cmd.add_mutually_exclusive_group()
     verbosity.add_argument("--quiet", "-q", action="store_true",
                            help="no progress bar and no diagnostics on stderr")
@@ -177,7 +180,7 @@ def _run_infer(args: argparse.Namespace, stdout: TextIO, stderr: TextIO) -> int:
     interactive = stderr.isatty() and not args.quiet
     progress = _Progress(stderr) if interactive else None
     try:
-        result = infer(args.paths, config, progress)
+        result = infer(args.paths, config, progress, cache=True if config.cache else None)
     finally:
         if progress is not None:
             progress.close()

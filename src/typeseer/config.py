@@ -61,6 +61,9 @@ class Config:
     include_existing: bool = True
     #: Combine the learned model with static inference (False: static facts only).
     use_model: bool = True
+    #: `infer`: keep each file's results in the project's incremental cache
+    #: (``.typeseer_cache/``) and analyse only what changed.
+    cache: bool = True
 
     #: Safety level of ``apply`` (and the default threshold of every command).
     level: Level = Level.BALANCED
@@ -96,6 +99,7 @@ _KEYS = {
     "disable-rules": "disabled_rules",
     "include-existing": "include_existing",
     "use-model": "use_model",
+    "cache": "cache",
     "level": "level",
     "python-version": "python_version",
     "max-union": "max_union",
@@ -159,7 +163,7 @@ def coerce(key: str, value: Any) -> Any:
             names = [value] if isinstance(value, str) else list(value)
             RuleSet.without(names)  # validates the names
             return frozenset(names)
-        if key in ("include_existing", "use_model"):
+        if key in ("include_existing", "use_model", "cache"):
             if not isinstance(value, bool):
                 raise ConfigError(f"{key.replace('_', '-')} must be true or false")
             return value

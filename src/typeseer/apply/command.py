@@ -33,7 +33,7 @@ def config_overrides(args: argparse.Namespace) -> dict[str, object]:
         raw = getattr(args, key, None)
         if raw is not None:
             values[key] = coerce(key, raw)
-    for key in ("include_existing", "use_model"):
+    for key in ("include_existing", "use_model", "cache"):
         if getattr(args, key, None) is not None:
             values[key] = getattr(args, key)
     if getattr(args, "report_all", False):
