@@ -168,3 +168,22 @@ def test_a_file_outside_the_workspace_gets_its_own_project(session: Session,
     outside.write_text("def main():\n    return 0\n")
     analysis = analysed(session, outside)
     assert _types(analysis) == {("main", "return", ""): "int"}
+
+
+def test_full_collections_run_between_analyses(project: Project,
+                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    from typeseer.lsp import session as session_module
+
+    collections: list[float] = []
+    monkeypatch.setattr(session_module, "COLLECT_INTERVAL", 0.0)
+    monkeypatch.setattr(session_module.gc, "collect",
+                        lambda *args: collections.append(time.monotonic()) or 0)
+    running = Session([project.root], {"use_model": False}, debounce=0.05, collect=True)
+    try:
+        analysed(running, project.shapes)
+        deadline = time.monotonic() + 10
+        while not collections and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert collections
+    finally:
+        running.shutdown()

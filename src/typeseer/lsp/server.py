@@ -112,11 +112,14 @@ class _Protocol(LanguageServerProtocol):
 class TypeseerServer(LanguageServer):
     """pygls's server with typeseer's session and what it knows of the client."""
 
-    def __init__(self, debounce: float = DEFAULT_DEBOUNCE) -> None:
+    def __init__(self, debounce: float = DEFAULT_DEBOUNCE,
+                 collects_garbage: bool = False) -> None:
         super().__init__("typeseer", __version__,
                          text_document_sync_kind=lsp.TextDocumentSyncKind.Incremental,
                          protocol_cls=_Protocol)
         self.debounce = debounce
+        #: Full garbage collections are left to the session's thread (``run_lsp``).
+        self.collects_garbage = collects_garbage
         self.session: Session | None = None
         self.flags = ClientFlags()
         #: The settings of ``initializationOptions``; later settings from the client are
@@ -212,9 +215,11 @@ def _roots(params: lsp.InitializeParams) -> list[Path]:
     return roots
 
 
-def create_server(debounce: float = DEFAULT_DEBOUNCE) -> TypeseerServer:
-    """A server with every feature registered (``server.start_io()`` runs it)."""
-    server = TypeseerServer(debounce)
+def create_server(debounce: float = DEFAULT_DEBOUNCE,
+                  collects_garbage: bool = False) -> TypeseerServer:
+    """A server with every feature registered (``server.start_io()`` runs it).
+    ``collects_garbage``: the process's automatic full collections are off (``run_lsp``)."""
+    server = TypeseerServer(debounce, collects_garbage)
 
     @server.feature(lsp.INITIALIZE)
     def initialize(ls: TypeseerServer, params: lsp.InitializeParams) -> None:
@@ -226,7 +231,7 @@ def create_server(debounce: float = DEFAULT_DEBOUNCE) -> TypeseerServer:
         ls.initial_settings = overrides
         ls.session = Session(_roots(params), overrides, debounce=ls.debounce,
                              on_analysed=ls.analysed, on_message=ls.message,
-                             prepare=ls.prepare)
+                             prepare=ls.prepare, collect=ls.collects_garbage)
 
     @server.feature(lsp.INITIALIZED)
     async def initialized(ls: TypeseerServer, params: lsp.InitializedParams) -> None:
