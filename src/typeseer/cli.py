@@ -23,6 +23,7 @@ from .apply.command import (
 from .config import ConfigError, coerce, load_config
 from .coverage import add_coverage_parser, run_coverage
 from .explain import add_explain_parser, run_explain
+from .lsp import add_lsp_parser, run_lsp
 from .fileio import atomic_write_text
 from .report import Format, render
 from .sources import Severity
@@ -98,6 +99,7 @@ def _build_parser(with_corpus: bool = False) -> _Parser:
     add_stub_parser(commands)
     add_explain_parser(commands)
     add_coverage_parser(commands)
+    add_lsp_parser(commands)
     commands.add_parser("rules", help="list the static inference rules")
     _add_evaluate_parser(commands)
     if with_corpus:
@@ -300,6 +302,8 @@ def main(argv: Sequence[str] | None = None, stdout: TextIO | None = None,
             return run_explain(args, stdout, stderr)
         if args.command == "coverage":
             return run_coverage(args, stdout, stderr)
+        if args.command == "lsp":
+            return run_lsp(args, stdout, stderr)
         if args.command == "rules":
             return _run_rules(stdout)
         if args.command == "evaluate":
