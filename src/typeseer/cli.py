@@ -23,8 +23,8 @@ from .apply.command import (
 from .config import ConfigError, coerce, load_config
 from .coverage import add_coverage_parser, run_coverage
 from .explain import add_explain_parser, run_explain
-from .lsp import add_lsp_parser, run_lsp
 from .fileio import atomic_write_text
+from .lsp import add_lsp_parser, run_lsp
 from .report import Format, render
 from .sources import Severity
 from .static.rules import RULES
