@@ -9,6 +9,7 @@ names in the module's ``if TYPE_CHECKING:`` block, created after the imports whe
 
 from __future__ import annotations
 
+import bisect
 from collections.abc import Iterable, Mapping, Sequence
 
 import libcst as cst
@@ -40,15 +41,53 @@ class ModuleRenderer:
         self._wrapper = MetadataWrapper(module, unsafe_skip_copy=True)
         self._positions: Mapping[cst.CSTNode, CodeRange] = self._wrapper.resolve(
             PositionProvider)
+        self._pieces: list[str] | None = None  # each top-level statement's code, on demand
 
     def render(self, edits: Sequence[Edit]) -> str:
         """The module's text with ``edits`` written in (the original text when none)."""
         if not edits:
             return self.text
         annotator = _Annotator(self._positions, edits)
-        module = self._wrapper.module.visit(annotator)
-        module = _add_imports(module, self.module_name, {i for e in edits for i in e.imports})
+        module = self._wrapper.module
+        lines = annotator.lines()
+        # Only the top-level statements holding an edit are visited: on a large module this
+        # is what makes one annotation cheap (an editor's code action, a verification round).
+        body: list[cst.BaseStatement] = []
+        for statement in module.body:
+            position = self._positions[statement]
+            if any(position.start.line <= line <= position.end.line for line in lines):
+                visited = statement.visit(annotator)
+                assert isinstance(visited, (cst.SimpleStatementLine, cst.BaseCompoundStatement))
+                statement = visited
+            body.append(statement)
+        imports = {i for e in edits for i in e.imports}
+        if not imports and not annotator.declarations:
+            spliced = self._splice(body)
+            if spliced is not None:
+                return spliced
+        if annotator.declarations:
+            body = annotator._with_declarations(module.body, body)
+        module = module.with_changes(body=body)
+        module = _add_imports(module, self.module_name, imports)
         return module.code
+
+    def _splice(self, body: Sequence[cst.BaseStatement]) -> str | None:
+        """The text with only the changed top-level statements generated again (None when the
+        module's text is not the plain concatenation of its parts)."""
+        module = self._wrapper.module
+        if self._pieces is None:
+            header = "".join(module.code_for_node(line) for line in module.header)
+            footer = "".join(module.code_for_node(line) for line in module.footer)
+            pieces = [header, *(module.code_for_node(s) for s in module.body), footer]
+            self._pieces = pieces if "".join(pieces) == self.text else []
+        if not self._pieces:
+            return None
+        parts = [self._pieces[0]]
+        for index, (before, after) in enumerate(zip(module.body, body, strict=True)):
+            parts.append(self._pieces[index + 1] if after is before
+                         else module.code_for_node(after))
+        parts.append(self._pieces[-1])
+        return "".join(parts)
 
 
 def _annotation(text: str) -> cst.Annotation:
@@ -77,6 +116,20 @@ class _Annotator(cst.CSTTransformer):
                 self.inline[(edit.statement_line, edit.target)] = edit
             else:
                 self.declarations.setdefault(edit.statement_line, []).append(edit)
+        self.anchors = sorted(self.lines())
+
+    def lines(self) -> set[int]:
+        """The lines the edits are anchored on."""
+        return {*self.functions, *(line for line, _ in self.inline), *self.declarations}
+
+    def on_visit(self, node: cst.CSTNode) -> bool:
+        """Only enter nodes that span an edit's line: the rest of the tree is left as it is."""
+        position = self.positions.get(node)
+        if position is None:
+            return True
+        start, end = position.start.line, position.end.line
+        index = bisect.bisect_left(self.anchors, start)
+        return index < len(self.anchors) and self.anchors[index] <= end
 
     def _line(self, node: cst.CSTNode) -> int:
         position = self.positions.get(node)
@@ -144,11 +197,6 @@ class _Annotator(cst.CSTTransformer):
         return updated_node.with_changes(
             body=self._with_declarations(original_node.body, updated_node.body))
 
-    def leave_Module(self, original_node: cst.Module, updated_node: cst.Module) -> cst.Module:
-        if not self.declarations:
-            return updated_node
-        return updated_node.with_changes(
-            body=self._with_declarations(original_node.body, updated_node.body))
 
 
 def _declaration(edit: Edit, leading: Sequence[cst.EmptyLine]) -> cst.SimpleStatementLine:
