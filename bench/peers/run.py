@@ -31,6 +31,7 @@ import os
 import platform
 import shutil
 import signal
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -103,6 +104,8 @@ class Outcome:
     #: Records returned, and those with a type.
     records: int = 0
     typed: int = 0
+    #: The time of each run (``--repeat``); ``seconds`` is their median.
+    all_seconds: list[float] = field(default_factory=list)
     #: Scores by threshold (FORCED and DEFAULT_THRESHOLD).
     reports: dict[float, Report] = field(default_factory=dict)
 
@@ -156,11 +159,9 @@ def _invoke(request: dict[str, object], where: Path, limit: float) -> dict[str, 
     return data if isinstance(data, dict) else {"error": "run_one.py wrote no object"}
 
 
-def run_tool_on_project(tool: str, module: str, prepared: PreparedProject, work: Path,
-                        venvs: Path, timeout: float, keep: bool = False) -> Outcome:
-    """``tool`` on a fresh copy of ``prepared``'s stripped tree, in a process of its own,
-    scored against the project's ground truth."""
-    where = work / "runs" / tool / prepared.name
+def _run_once(module: str, prepared: PreparedProject, where: Path, venvs: Path,
+              timeout: float, keep: bool) -> dict[str, Any]:
+    """One run of run_one.py on a fresh copy of the stripped tree under ``where``."""
     root = where / "root"
     if where.exists():
         shutil.rmtree(where)
@@ -176,6 +177,18 @@ def run_tool_on_project(tool: str, module: str, prepared: PreparedProject, work:
     data = _invoke(request, where, timeout + grace)
     if not keep:
         shutil.rmtree(where, ignore_errors=True)
+    return data
+
+
+def run_tool_on_project(tool: str, module: str, prepared: PreparedProject, work: Path,
+                        venvs: Path, timeout: float, keep: bool = False,
+                        repeat: int = 1) -> Outcome:
+    """``tool`` on a fresh copy of ``prepared``'s stripped tree, in a process of its own,
+    scored against the project's ground truth. With ``repeat`` above 1 a run that succeeded
+    is repeated (each on a fresh copy): the time is the median, the peak memory the largest,
+    the scores the first run's."""
+    where = work / "runs" / tool / prepared.name
+    data = _run_once(module, prepared, where, venvs, timeout, keep)
     error = data.get("error")
     error = str(error) if error else None
     status = "ok" if error is None else "timeout" if _is_timeout(error) else "failed"
@@ -185,6 +198,18 @@ def run_tool_on_project(tool: str, module: str, prepared: PreparedProject, work:
                       [str(n) for n in notes] if isinstance(notes, list) else [],
                       _number(data.get("seconds")) or 0.0, _number(data.get("peak_mib")),
                       len(records), sum(r.type is not None for r in records))
+    outcome.all_seconds.append(outcome.seconds)
+    for attempt in range(1, repeat if status == "ok" else 1):
+        again = _run_once(module, prepared, where.with_name(f"{prepared.name}-{attempt}"),
+                          venvs, timeout, keep)
+        if again.get("error"):
+            outcome.notes.append(f"repeat {attempt + 1} failed: {again['error']}")
+            continue
+        outcome.all_seconds.append(_number(again.get("seconds")) or 0.0)
+        peak = _number(again.get("peak_mib"))
+        if peak is not None:
+            outcome.peak_mib = max(peak, outcome.peak_mib or 0.0)
+    outcome.seconds = statistics.median(outcome.all_seconds)
     for threshold in THRESHOLDS:
         outcome.reports[threshold] = score(prepared.truth.sites, records, threshold=threshold,
                                            class_names=prepared.truth.class_names)
@@ -284,9 +309,12 @@ def _percent(value: float | None) -> str:
     return NO_FIGURE if value is None else f"{100 * value:.1f}"
 
 
-def _markdown(header: Sequence[str], rows: Iterable[Sequence[str]]) -> str:
+def _markdown(header: Sequence[str], rows: Iterable[Sequence[str]],
+              numeric: bool = True) -> str:
+    """A markdown table; columns after the first are right-aligned when ``numeric``."""
+    align = "---:" if numeric else "---"
     lines = ["| " + " | ".join(header) + " |",
-             "|" + "|".join("---" if i == 0 else "---:" for i in range(len(header))) + "|"]
+             "|" + "|".join("---" if i == 0 else align for i in range(len(header))) + "|"]
     lines.extend("| " + " | ".join(row) + " |" for row in rows)
     return "\n".join(lines)
 
@@ -388,7 +416,7 @@ def tools_table(tools: dict[str, Tool]) -> str:
              (tool.unavailable or "").replace("|", "/").splitlines()[0][:200]
              if tool.unavailable else ""]
             for name, tool in tools.items()]
-    return _markdown(["tool", "version", "Rust", "no figures because"], body)
+    return _markdown(["tool", "version", "Rust", "no figures because"], body, numeric=False)
 
 
 def failures_list(tools: dict[str, Tool]) -> str:
@@ -513,7 +541,8 @@ def _report_json(report: Report) -> dict[str, object]:
 
 def _outcome_json(outcome: Outcome) -> dict[str, object]:
     return {"status": outcome.status, "error": outcome.error, "notes": outcome.notes,
-            "seconds": outcome.seconds, "peak_mib": outcome.peak_mib,
+            "seconds": outcome.seconds, "all_seconds": outcome.all_seconds,
+            "peak_mib": outcome.peak_mib,
             "records": outcome.records, "typed_records": outcome.typed,
             "scores": {f"{t:g}": _report_json(r) for t, r in outcome.reports.items()}}
 
@@ -539,7 +568,8 @@ def results_json(tools: dict[str, Tool], projects: Sequence[PreparedProject],
         "command": command,
         "python": sys.version.split()[0],
         "machine": {"cpus": os.cpu_count(), "platform": platform.platform()},
-        "timeout_s": args.timeout, "jobs": args.jobs, "threshold": DEFAULT_THRESHOLD,
+        "timeout_s": args.timeout, "jobs": args.jobs, "repeat": args.repeat,
+        "threshold": DEFAULT_THRESHOLD,
         "bench_seconds": seconds,
         "projects": {p.name: {"spec": p.project.spec, "packages": list(p.project.packages),
                               "files": len(p.files), "lines": p.lines,
@@ -606,6 +636,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--jobs", type=int, default=1,
                         help="(tool, project) runs at a time; above 1 the times are noisier "
                              "(default: %(default)s)")
+    parser.add_argument("--repeat", type=int, default=1,
+                        help="runs of each tool on each project; the time is the median, the "
+                             "scores are the first run's (default: %(default)s)")
     parser.add_argument("--cache-dir", type=Path, default=DEFAULT_CACHE,
                         help="where sdists and unpacked sources are kept (default: %(default)s)")
     parser.add_argument("--venvs", type=Path, default=DEFAULT_VENVS,
@@ -617,6 +650,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.jobs < 1:
         parser.error("--jobs must be at least 1")
+    if args.repeat < 1:
+        parser.error("--repeat must be at least 1")
     if args.timeout <= 0:
         parser.error("--timeout must be positive")
     command = " ".join(["python bench/peers/run.py", *(argv if argv is not None
@@ -638,13 +673,14 @@ def main(argv: list[str] | None = None) -> int:
             except (RuntimeError, OSError) as error:
                 raise SystemExit(f"cannot prepare {project.spec}: {error}") from error
         tools = _install(registry, names, args.venvs)
-        tasks = [(tools[name], project) for name in names if tools[name].unavailable is None
-                 for project in projects]
+        # project by project, every tool on each, so that the machine's noise spreads evenly
+        tasks = [(tools[name], project) for project in projects for name in names
+                 if tools[name].unavailable is None]
 
         def run(task: tuple[Tool, PreparedProject]) -> Outcome:
             tool, project = task
             return run_tool_on_project(tool.name, registry.modules[tool.name], project, work,
-                                       args.venvs, args.timeout, args.keep)
+                                       args.venvs, args.timeout, args.keep, args.repeat)
 
         with ThreadPoolExecutor(max_workers=args.jobs) as pool:
             for done, outcome in enumerate(pool.map(run, tasks), start=1):
