@@ -72,7 +72,8 @@ from typeseer.scoring import (  # noqa: E402
     score,
 )
 
-__all__ = ["Outcome", "Row", "main", "render_tables", "rows_of", "run_tool_on_project"]
+__all__ = ["Outcome", "Row", "losses", "main", "render_tables", "rows_of", "run_tool_on_project",
+           "targets"]
 
 DEFAULT_CACHE = BENCH / ".cache" / "peers" / "projects"
 DEFAULT_VENVS = BENCH / ".cache" / "peers" / "venvs"
@@ -252,6 +253,8 @@ class Rates:
     precision: float | None
     #: Types given that match up to parametric, over all sites.
     outer: float | None
+    #: Types given (the denominator of precision).
+    given: int = 0
 
     @classmethod
     def of(cls, counts: Counts) -> Rates:
@@ -260,7 +263,7 @@ class Rates:
         return cls(counts.sites, rate(counts.given, counts.sites),
                    rate(counts.given_exact, counts.sites),
                    rate(counts.given_exact, counts.given),
-                   rate(counts.given_parametric, counts.sites))
+                   rate(counts.given_parametric, counts.sites), counts.given)
 
     def as_dict(self) -> dict[str, object]:
         return {"sites": self.sites, "coverage": self.coverage, "exact_over_all": self.exact,
@@ -445,6 +448,9 @@ def render_tables(tools: dict[str, Tool], projects: Sequence[PreparedProject]) -
         "Tools:", tools_table(tools),
         "Projects (ground truth):", ground_truth_table(projects),
         "Failures and timeouts:", failures_list(tools),
+        "Where typeseer loses (percentages; forced top-1 for exact/outer type, the default "
+        "threshold for precision/coverage):",
+        "\n".join(losses(tools, projects)) or "- nowhere",
     ]
     return "\n\n".join(parts)
 
@@ -530,6 +536,85 @@ def render_targets(result: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
+# -- where typeseer loses --------------------------------------------------------------------
+
+#: Measures compared with typeseer's forced top-1 row (its best over all sites) and with its
+#: row at the default threshold (what it reports by default).
+FORCED_MEASURES = (("exact over all sites", "exact"), ("outer type over all sites", "outer"))
+THRESHOLD_MEASURES = (("precision", "precision"), ("coverage", "coverage"))
+
+
+def _scopes(report: Report) -> list[tuple[str, Counts]]:
+    return [("all sites", report.total),
+            ("without `-> None`", report.total_without_none_returns),
+            *((kind, report.by_kind.get(kind, Counts())) for kind in KINDS)]
+
+
+def _beaten(label: str, scope: str, mine: Rates, theirs: list[tuple[str, Rates]],
+            measure: str) -> str | None:
+    """The line saying which peers beat typeseer on ``measure`` in ``scope`` (None: none).
+    Precision is shown with the number of types given (a few lucky ones can be 100%)."""
+    def value(rates: Rates) -> float | None:
+        return getattr(rates, measure)  # type: ignore[no-any-return]
+
+    def shown(rates: Rates) -> str:
+        text = _percent(value(rates))
+        return f"{text} of {rates.given}" if measure == "precision" else text
+
+    ours = value(mine)
+    better = sorted(((name, rates) for name, rates in theirs
+                     if (v := value(rates)) is not None and v > (ours or 0.0)),
+                    key=lambda item: -(value(item[1]) or 0.0))
+    if not better:
+        return None
+    peers = ", ".join(f"{name} {shown(rates)}" for name, rates in better)
+    return f"- {label}, {scope}: typeseer {shown(mine)} < {peers}"
+
+
+def losses(tools: dict[str, Tool], projects: Sequence[PreparedProject]) -> list[str]:
+    """Every measure, scope (total, kind, project) and peer where a peer beats typeseer:
+    on exact and outer-type accuracy over all sites its forced top-1 is compared, on
+    precision and coverage its default threshold; then time and memory."""
+    typeseer = tools.get(TYPESEER)
+    peers = {n: t for n, t in tools.items() if n != TYPESEER and t.outcomes}
+    if typeseer is None or not typeseer.outcomes:
+        return []
+    found: list[str] = []
+    for measures, threshold in ((FORCED_MEASURES, FORCED),
+                                (THRESHOLD_MEASURES, DEFAULT_THRESHOLD)):
+        mine_total = typeseer.total(threshold)
+        peer_totals = {n: t.total(DEFAULT_THRESHOLD) for n, t in peers.items()}
+        assert mine_total is not None
+        for label, measure in measures:
+            for index, (scope, counts) in enumerate(_scopes(mine_total)):
+                theirs = [(n, Rates.of(_scopes(r)[index][1]))
+                          for n, r in peer_totals.items() if r is not None]
+                found.append(_beaten(label, scope, Rates.of(counts), theirs, measure) or "")
+            for project in projects:
+                mine = typeseer.outcomes.get(project.name)
+                if mine is None:
+                    continue
+                theirs = [(n, Rates.of(t.outcomes[project.name]
+                                       .reports[DEFAULT_THRESHOLD].total))
+                          for n, t in peers.items() if project.name in t.outcomes]
+                found.append(_beaten(label, f"project {project.name}",
+                                     Rates.of(mine.reports[threshold].total), theirs,
+                                     measure) or "")
+    for name, tool in peers.items():
+        ratio, common = _speed_ratio(typeseer, tool)
+        if ratio is not None and ratio > 1:
+            found.append(f"- time: typeseer takes {ratio:.2f}x the time of {name} "
+                         f"({'Rust' if tool.rust else 'not Rust'}; {len(common)} projects)")
+    mine_peak = typeseer.peak_mib
+    lighter = sorted(((n, t.peak_mib) for n, t in peers.items()
+                      if t.peak_mib is not None and mine_peak is not None
+                      and t.peak_mib < mine_peak), key=lambda item: item[1])
+    if lighter:
+        found.append(f"- peak memory: typeseer {mine_peak:.0f} MiB > "
+                     + ", ".join(f"{n} {peak:.0f}" for n, peak in lighter))
+    return [line for line in found if line]
+
+
 # -- JSON -----------------------------------------------------------------------------------
 
 def _report_json(report: Report) -> dict[str, object]:
@@ -580,6 +665,7 @@ def results_json(tools: dict[str, Tool], projects: Sequence[PreparedProject],
                   for name, t in tools.items()},
         "rows": [_row_json(row, tools[row.tool], lines) for row in rows_of(tools)],
         "targets": targets(tools),
+        "typeseer_loses": [line.removeprefix("- ") for line in losses(tools, projects)],
         "runs": {name: {p: _outcome_json(o) for p, o in t.outcomes.items()}
                  for name, t in tools.items()},
     }
