@@ -2,7 +2,7 @@
 
     .venv/bin/python bench/peers/run.py
     .venv/bin/python bench/peers/run.py --projects koda,janus --tools typeseer,pyrefly
-    .venv/bin/python bench/peers/run.py --timeout 300 --jobs 1
+    .venv/bin/python bench/peers/run.py --timeout 300 --jobs 1 --repeat 3 --repeat-under 30
 
 1. Each project (``projects.py``: pinned, fully annotated PyPI projects outside typeseer's
    corpus lists) is fetched, stripped, and its original annotations collected as ground truth
@@ -14,7 +14,9 @@
    process (so the peak memory is this run's) with the time limit; the records it returns are
    scored with ``typeseer.scoring.score`` at the default threshold 0.9 (a tool without
    confidences gives 1.0, so everything it gives counts) and at 0 (typeseer's forced top-1).
-   A failure or timeout is recorded with its error and shown in the tables.
+   A failure or timeout is recorded with its error and shown in the tables. A run shorter
+   than ``--repeat-under`` seconds is repeated (``--repeat`` runs in all, each on a fresh
+   copy) and its time is the median.
 4. Markdown tables on standard output (the ones in ``docs/benchmarks.md``), everything in
    ``bench/results/peers.json``.
 
@@ -183,11 +185,11 @@ def _run_once(module: str, prepared: PreparedProject, where: Path, venvs: Path,
 
 def run_tool_on_project(tool: str, module: str, prepared: PreparedProject, work: Path,
                         venvs: Path, timeout: float, keep: bool = False,
-                        repeat: int = 1) -> Outcome:
+                        repeat: int = 1, repeat_under: float = float("inf")) -> Outcome:
     """``tool`` on a fresh copy of ``prepared``'s stripped tree, in a process of its own,
-    scored against the project's ground truth. With ``repeat`` above 1 a run that succeeded
-    is repeated (each on a fresh copy): the time is the median, the peak memory the largest,
-    the scores the first run's."""
+    scored against the project's ground truth. With ``repeat`` above 1, a run that succeeded
+    in under ``repeat_under`` seconds is repeated (each time on a fresh copy): the time is the
+    median, the peak memory the largest, the scores the first run's."""
     where = work / "runs" / tool / prepared.name
     data = _run_once(module, prepared, where, venvs, timeout, keep)
     error = data.get("error")
@@ -200,7 +202,8 @@ def run_tool_on_project(tool: str, module: str, prepared: PreparedProject, work:
                       _number(data.get("seconds")) or 0.0, _number(data.get("peak_mib")),
                       len(records), sum(r.type is not None for r in records))
     outcome.all_seconds.append(outcome.seconds)
-    for attempt in range(1, repeat if status == "ok" else 1):
+    again_wanted = status == "ok" and outcome.seconds < repeat_under
+    for attempt in range(1, repeat if again_wanted else 1):
         again = _run_once(module, prepared, where.with_name(f"{prepared.name}-{attempt}"),
                           venvs, timeout, keep)
         if again.get("error"):
@@ -654,6 +657,7 @@ def results_json(tools: dict[str, Tool], projects: Sequence[PreparedProject],
         "python": sys.version.split()[0],
         "machine": {"cpus": os.cpu_count(), "platform": platform.platform()},
         "timeout_s": args.timeout, "jobs": args.jobs, "repeat": args.repeat,
+        "repeat_under_s": args.repeat_under,
         "threshold": DEFAULT_THRESHOLD,
         "bench_seconds": seconds,
         "projects": {p.name: {"spec": p.project.spec, "packages": list(p.project.packages),
@@ -722,9 +726,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--jobs", type=int, default=1,
                         help="(tool, project) runs at a time; above 1 the times are noisier "
                              "(default: %(default)s)")
-    parser.add_argument("--repeat", type=int, default=1,
+    parser.add_argument("--repeat", type=int, default=3,
                         help="runs of each tool on each project; the time is the median, the "
                              "scores are the first run's (default: %(default)s)")
+    parser.add_argument("--repeat-under", type=float, default=30.0, metavar="S",
+                        help="repeat only runs that took less than S seconds: longer ones "
+                             "suffer less from the machine's noise (default: %(default)s)")
     parser.add_argument("--cache-dir", type=Path, default=DEFAULT_CACHE,
                         help="where sdists and unpacked sources are kept (default: %(default)s)")
     parser.add_argument("--venvs", type=Path, default=DEFAULT_VENVS,
@@ -766,7 +773,8 @@ def main(argv: list[str] | None = None) -> int:
         def run(task: tuple[Tool, PreparedProject]) -> Outcome:
             tool, project = task
             return run_tool_on_project(tool.name, registry.modules[tool.name], project, work,
-                                       args.venvs, args.timeout, args.keep, args.repeat)
+                                       args.venvs, args.timeout, args.keep, args.repeat,
+                                       args.repeat_under)
 
         with ThreadPoolExecutor(max_workers=args.jobs) as pool:
             for done, outcome in enumerate(pool.map(run, tasks), start=1):
@@ -779,11 +787,11 @@ def main(argv: list[str] | None = None) -> int:
             shutil.rmtree(work, ignore_errors=True)
 
     seconds = time.perf_counter() - started
-    print(render_tables(tools, projects))
     result = results_json(tools, projects, args, command, seconds)
+    write_json(args.output, result)
+    print(render_tables(tools, projects))
     print("\nTargets:\n" + render_targets(result["targets"]))  # type: ignore[arg-type]
     print(f"\nbench {seconds:.0f} s; results written to {args.output}", file=sys.stderr)
-    write_json(args.output, result)
     return 0
 
 
