@@ -75,7 +75,7 @@ class Model:
                 bottleneck_w=data["bottleneck_w"].astype(np.float32)
                 if "bottleneck_w" in data else None,
                 bottleneck_b=data.get("bottleneck_b", None),
-                vocabulary=[str(v) for v in data["vocabulary"]],
+                vocabulary=_vocabulary(data["vocabulary"], meta),
                 temperature=float(meta["temperature"]), meta=meta)
 
     def _bags(self, bags: Sequence[Sequence[int]]) -> np.ndarray:
@@ -224,6 +224,13 @@ def _label_index(model: Model) -> tuple[dict[str, int], tuple[int, ...]]:
         else:
             index.setdefault(label, row)
     return index, tuple(templates)
+
+
+def _vocabulary(stored: np.ndarray, meta: dict[str, Any]) -> list[str]:
+    """Format 2 keeps the labels as one newline-joined string, format 1 as an array."""
+    if int(meta.get("format", 1)) >= 2:
+        return str(stored[0]).split("\n")
+    return [str(v) for v in stored]
 
 
 @lru_cache(maxsize=1)

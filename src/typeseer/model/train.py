@@ -374,9 +374,11 @@ def export(model: Any, vocabulary: Sequence[str], temperature: float, config: Tr
         "output_b": state["output.bias"].astype(np.float32),
         "query_w": state["query.weight"].T.astype(np.float16),
         "query_b": state["query.bias"].astype(np.float32),
-        "vocabulary": np.asarray(list(vocabulary), dtype=np.str_),
+        # One newline-joined string: an array of fixed-width strings is padded to the longest
+        # label (16 MB to decompress at every start for 4,000 labels).
+        "vocabulary": np.asarray(["\n".join(vocabulary)], dtype=np.str_),
         "meta": np.asarray([json.dumps({"temperature": temperature, "buckets": BUCKETS,
-                                        "config": asdict(config), "format": 1})], dtype=np.str_),
+                                        "config": asdict(config), "format": 2})], dtype=np.str_),
     }
     if "bottleneck.weight" in state:
         arrays["bottleneck_w"] = state["bottleneck.weight"].T.astype(np.float16)
