@@ -71,22 +71,32 @@ class ModuleRenderer:
         module = _add_imports(module, self.module_name, imports)
         return module.code
 
-    def _splice(self, body: Sequence[cst.BaseStatement]) -> str | None:
-        """The text with only the changed top-level statements generated again (None when the
-        module's text is not the plain concatenation of its parts)."""
-        module = self._wrapper.module
+    def prepare(self) -> None:
+        """Do ahead what the first render would (an editor warms its renderer while idle)."""
+        self._code_pieces()
+
+    def _code_pieces(self) -> list[str]:
+        """The module's header, each top-level statement's code and the footer; empty when
+        the text is not the plain concatenation of its parts."""
         if self._pieces is None:
+            module = self._wrapper.module
             header = "".join(module.code_for_node(line) for line in module.header)
             footer = "".join(module.code_for_node(line) for line in module.footer)
             pieces = [header, *(module.code_for_node(s) for s in module.body), footer]
             self._pieces = pieces if "".join(pieces) == self.text else []
-        if not self._pieces:
+        return self._pieces
+
+    def _splice(self, body: Sequence[cst.BaseStatement]) -> str | None:
+        """The text with only the changed top-level statements generated again (None when the
+        module's text is not the plain concatenation of its parts)."""
+        module = self._wrapper.module
+        pieces = self._code_pieces()
+        if not pieces:
             return None
-        parts = [self._pieces[0]]
+        parts = [pieces[0]]
         for index, (before, after) in enumerate(zip(module.body, body, strict=True)):
-            parts.append(self._pieces[index + 1] if after is before
-                         else module.code_for_node(after))
-        parts.append(self._pieces[-1])
+            parts.append(pieces[index + 1] if after is before else module.code_for_node(after))
+        parts.append(pieces[-1])
         return "".join(parts)
 
 

@@ -438,8 +438,24 @@ class Session:
                 self._on_analysed(document.uri)
             except Exception:
                 logger.exception("listener failed after analysing %s", document.uri)
+            self._warm(analysis)
             if self._collect_garbage:
                 self._collect()
+
+    def _warm(self, analysis: Analysis) -> None:
+        """Parse the analysed text for `apply`'s renderer while idle, so that the first code
+        action resolved on it does not pay for LibCST's parse (a second on 5,000 lines)."""
+        with self._condition:
+            now = time.monotonic()
+            if analysis.module is None or any(due.deadline <= now + self.debounce
+                                              for due in self._due.values()):
+                return
+        try:
+            with analysis.render_lock:
+                analysis.renderer().prepare()
+        except Exception:  # not renderable (LibCST cannot parse it): resolves will say so
+            logger.debug("warming the renderer of %s failed", analysis.document.uri,
+                         exc_info=True)
 
     def _collect(self) -> None:
         """A full garbage collection, when nothing is due and none ran for a while.
