@@ -649,10 +649,13 @@ def _row_json(row: Row, tool: Tool, lines: dict[str, int]) -> dict[str, object]:
 
 
 def results_json(tools: dict[str, Tool], projects: Sequence[PreparedProject],
-                 args: argparse.Namespace, command: str, seconds: float) -> dict[str, object]:
+                 args: argparse.Namespace, command: str, seconds: float,
+                 git: dict[str, object]) -> dict[str, object]:
+    """Everything of the run; ``git`` is the repository's state when it started."""
     lines = {p.name: p.lines for p in projects}
     return {
-        "git": git_state(),
+        "git": git,
+        "started": time.strftime("%Y-%m-%dT%H:%M:%S%z", time.localtime(time.time() - seconds)),
         "command": command,
         "python": sys.version.split()[0],
         "machine": {"cpus": os.cpu_count(), "platform": platform.platform()},
@@ -751,6 +754,7 @@ def main(argv: list[str] | None = None) -> int:
                                                        else sys.argv[1:])])
 
     started = time.perf_counter()
+    git = git_state()  # before typeseer runs: the commit its figures come from
     chosen = select_projects(args.projects)
     check_outside_corpus(chosen)
     registry = load_registry()
@@ -787,7 +791,7 @@ def main(argv: list[str] | None = None) -> int:
             shutil.rmtree(work, ignore_errors=True)
 
     seconds = time.perf_counter() - started
-    result = results_json(tools, projects, args, command, seconds)
+    result = results_json(tools, projects, args, command, seconds, git)
     write_json(args.output, result)
     print(render_tables(tools, projects))
     print("\nTargets:\n" + render_targets(result["targets"]))  # type: ignore[arg-type]
