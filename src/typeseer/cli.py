@@ -3,28 +3,19 @@
 from __future__ import annotations
 
 import argparse
+import importlib
 import io
 import json
 import sys
 import time
 from collections.abc import Sequence
 from pathlib import Path
-from typing import TextIO
+from typing import Any, TextIO
 
 from . import __version__
 from .api import infer
-from .apply.command import (
-    add_apply_parser,
-    add_stub_parser,
-    config_overrides,
-    run_apply,
-    run_stub,
-)
-from .config import ConfigError, coerce, load_config
-from .coverage import add_coverage_parser, run_coverage
-from .explain import add_explain_parser, run_explain
+from .config import ConfigError, coerce, config_overrides, load_config
 from .fileio import atomic_write_text
-from .lsp import add_lsp_parser, run_lsp
 from .report import Format, render
 from .sources import Severity
 from .static.rules import RULES
@@ -57,7 +48,28 @@ class _ExitRequest(Exception):
         self.status = status
 
 
-def _build_parser(with_corpus: bool = False) -> _Parser:
+#: Subcommands whose module loads only when they run (process start matters: `infer` runs once
+#: per project in CI): name -> (module, parser function, run function, one-line help).
+_LAZY_COMMANDS = {
+    "apply": ("typeseer.apply.command", "add_apply_parser", "run_apply",
+              "write the inferred types into the code (preview by default)"),
+    "stub": ("typeseer.apply.command", "add_stub_parser", "run_stub",
+             "write .pyi stubs with the inferred types"),
+    "explain": ("typeseer.explain", "add_explain_parser", "run_explain",
+                "the candidate types of a site and the evidence behind them"),
+    "coverage": ("typeseer.coverage", "add_coverage_parser", "run_coverage",
+                 "how much of the project is annotated now, and after apply"),
+    "lsp": ("typeseer.lsp", "add_lsp_parser", "run_lsp",
+            "a language server: inlay hints, hover and code actions"),
+}
+
+
+def _lazy(name: str, index: int) -> Any:
+    module, *functions, _ = _LAZY_COMMANDS[name]
+    return getattr(importlib.import_module(module), functions[index])
+
+
+def _build_parser(with_corpus: bool = False, selected: str | None = None) -> _Parser:
     parser = _Parser(prog="typeseer", description="Infer Python type annotations.")
     parser.add_argument("--version", action="version", version=f"typeseer {__version__}")
     commands = parser.add_subparsers(dest="command", parser_class=_Parser)
@@ -95,11 +107,11 @@ def _build_parser(with_corpus: bool = False) -> _Parser:
     verbosity.add_argument("--verbose", "-v", action="store_true",
                            help="also print informational diagnostics (empty files)")
 
-    add_apply_parser(commands)
-    add_stub_parser(commands)
-    add_explain_parser(commands)
-    add_coverage_parser(commands)
-    add_lsp_parser(commands)
+    for name, (_, _, _, help_text) in _LAZY_COMMANDS.items():
+        if name == selected:
+            _lazy(name, 0)(commands)
+        else:  # listed in `typeseer --help`; its module loads only when it is the command
+            commands.add_parser(name, help=help_text)
     commands.add_parser("rules", help="list the static inference rules")
     _add_evaluate_parser(commands)
     if with_corpus:
@@ -289,21 +301,15 @@ def main(argv: Sequence[str] | None = None, stdout: TextIO | None = None,
     stdout = stdout or sys.stdout
     stderr = stderr or sys.stderr
     arguments = list(sys.argv[1:] if argv is None else argv)
-    parser = _build_parser(with_corpus=arguments[:1] == ["corpus"])
+    parser = _build_parser(with_corpus=arguments[:1] == ["corpus"],
+                           selected=arguments[0] if arguments else None)
     try:
         args = parser.parse_args(arguments)
         if args.command == "infer":
             return _run_infer(args, stdout, stderr)
-        if args.command == "apply":
-            return run_apply(args, stdout, stderr)
-        if args.command == "stub":
-            return run_stub(args, stdout, stderr)
-        if args.command == "explain":
-            return run_explain(args, stdout, stderr)
-        if args.command == "coverage":
-            return run_coverage(args, stdout, stderr)
-        if args.command == "lsp":
-            return run_lsp(args, stdout, stderr)
+        if args.command in _LAZY_COMMANDS:
+            code: int = _lazy(args.command, 1)(args, stdout, stderr)
+            return code
         if args.command == "rules":
             return _run_rules(stdout)
         if args.command == "evaluate":

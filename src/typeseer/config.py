@@ -3,6 +3,7 @@ command-line flags."""
 
 from __future__ import annotations
 
+import argparse
 import sys
 from collections.abc import Mapping
 from dataclasses import dataclass, fields, replace
@@ -25,7 +26,14 @@ if sys.version_info >= (3, 11):
 else:  # pragma: no cover - Python 3.10
     import tomli as tomllib  # type: ignore[import-not-found,unused-ignore]
 
-__all__ = ["CHECKERS", "DEFAULT_MIN_CONFIDENCE", "Config", "ConfigError", "load_config"]
+__all__ = [
+    "CHECKERS",
+    "DEFAULT_MIN_CONFIDENCE",
+    "Config",
+    "ConfigError",
+    "config_overrides",
+    "load_config",
+]
 
 #: Default threshold: static facts below it are reported without a type. Chosen so that the
 #: types typeseer gives are exactly right at least 95% of the time (docs/benchmarks.md).
@@ -213,3 +221,24 @@ def load_config(start: Path, overrides: Mapping[str, Any] | None = None) -> Conf
         known = {f.name for f in fields(Config)}
         config = replace(config, **{k: v for k, v in overrides.items() if k in known})
     return config
+
+
+#: Option keys shared by `infer`, `apply` and `stub`, as argparse destinations.
+_OPTION_KEYS = ("min_confidence", "kinds", "exclude", "jobs", "max_file_bytes",
+                "disabled_rules", "level", "python_version", "max_union", "max_depth",
+                "existing", "types", "verify")
+
+
+def config_overrides(args: argparse.Namespace) -> dict[str, object]:
+    """Configuration values given on the command line (checked like the pyproject ones)."""
+    values: dict[str, object] = {}
+    for key in _OPTION_KEYS:
+        raw = getattr(args, key, None)
+        if raw is not None:
+            values[key] = coerce(key, raw)
+    for key in ("include_existing", "use_model", "cache"):
+        if getattr(args, key, None) is not None:
+            values[key] = getattr(args, key)
+    if getattr(args, "report_all", False):
+        values["report_all"] = True
+    return values

@@ -46,9 +46,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
 from . import __version__
-from .apply.command import config_overrides
 from .apply.run import ApplyResult, FileChange, apply
-from .config import Config, ConfigError, load_config
+from .config import Config, ConfigError, config_overrides, load_config
 from .fileio import atomic_write_text
 from .project import Project
 from .report import Finding, findings_from_edits, sarif_log

@@ -8,38 +8,17 @@ from collections import Counter
 from pathlib import Path
 from typing import Any, TextIO
 
-from ..config import CHECKERS, ConfigError, coerce, load_config
+from ..config import CHECKERS, ConfigError, config_overrides, load_config
 from ..fileio import atomic_write_text
 from ..sources import Severity
 from .options import ExistingPolicy, Level
 from .run import ApplyResult, apply
 
-__all__ = ["add_apply_parser", "add_stub_parser", "config_overrides", "run_apply", "run_stub"]
+__all__ = ["add_apply_parser", "add_stub_parser", "run_apply", "run_stub"]
 
 EXIT_OK = 0
 EXIT_CHANGES = 1
 EXIT_USAGE = 2
-
-#: Option keys shared by `infer`, `apply` and `stub`, as argparse destinations.
-_OPTION_KEYS = ("min_confidence", "kinds", "exclude", "jobs", "max_file_bytes",
-                "disabled_rules", "level", "python_version", "max_union", "max_depth",
-                "existing", "types", "verify")
-
-
-def config_overrides(args: argparse.Namespace) -> dict[str, object]:
-    """Configuration values given on the command line (checked like the pyproject ones)."""
-    values: dict[str, object] = {}
-    for key in _OPTION_KEYS:
-        raw = getattr(args, key, None)
-        if raw is not None:
-            values[key] = coerce(key, raw)
-    for key in ("include_existing", "use_model", "cache"):
-        if getattr(args, key, None) is not None:
-            values[key] = getattr(args, key)
-    if getattr(args, "report_all", False):
-        values["report_all"] = True
-    return values
-
 
 def _add_selection_options(command: argparse.ArgumentParser) -> None:
     """What gets annotated and how it is spelled: shared by `apply` and `stub`."""
