@@ -651,10 +651,12 @@ def _row_json(row: Row, tool: Tool, lines: dict[str, int]) -> dict[str, object]:
 def results_json(tools: dict[str, Tool], projects: Sequence[PreparedProject],
                  args: argparse.Namespace, command: str, seconds: float,
                  git: dict[str, object]) -> dict[str, object]:
-    """Everything of the run; ``git`` is the repository's state when it started."""
+    """Everything of the run; ``git`` is the repository's state when it started (each
+    typeseer run also notes the commit it ran at: the source may change during a run)."""
     lines = {p.name: p.lines for p in projects}
     return {
         "git": git,
+        "git_at_end": git_state(),
         "started": time.strftime("%Y-%m-%dT%H:%M:%S%z", time.localtime(time.time() - seconds)),
         "command": command,
         "python": sys.version.split()[0],

@@ -45,6 +45,19 @@ def _commit() -> str | None:
     return done.stdout.strip() or None
 
 
+def _source_state() -> str:
+    """The commit, and whether ``src`` differs from it: the code this run used (the
+    repository's venv runs ``src`` in place, and it may change between runs)."""
+    try:
+        done = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no", "--",
+                               "src"], cwd=REPOSITORY, capture_output=True, text=True,
+                              check=False, timeout=30)
+    except (OSError, subprocess.TimeoutExpired):
+        return f"commit {_commit()}"
+    modified = ", src modified" if done.returncode == 0 and done.stdout.strip() else ""
+    return f"commit {_commit()}{modified}"
+
+
 def _records(stdout: str) -> tuple[list[dict[str, object]], int]:
     """The site records of jsonl output, and the number of lines that are not JSON objects."""
     records: list[dict[str, object]] = []
@@ -81,9 +94,10 @@ class TypeseerAdapter:
     def run(self, project: Project, timeout: float) -> ToolRun:
         command = [str(_executable()), "infer", ".", "--all", "--no-existing",
                    "--format", "jsonl", "--quiet"]
+        state = _source_state()
         measured = measure(command, project.root, timeout)
         records, bad = _records(measured.stdout)
-        run = ToolRun(records, measured.seconds, measured.peak_mib)
+        run = ToolRun(records, measured.seconds, measured.peak_mib, notes=[state])
         if bad:
             run.notes.append(f"{bad} output lines were not JSON")
         if measured.timed_out:
