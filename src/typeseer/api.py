@@ -22,7 +22,7 @@ from .config import Config
 from .model.callsites import CallSites
 from .model.features import candidate_classes, hash_features, site_features
 from .project import ANYTHING, DependencyLog, Project, file_dependency
-from .sites import ModuleSites, Site, SiteKind
+from .sites import ModuleSites, Site, SiteKey, SiteKind
 from .sources import Diagnostic, Severity, SourceFile, discover
 from .static import Fact, StaticEngine
 from .static.calibration import calibration_kind, load_calibration
@@ -58,6 +58,10 @@ class Prediction:
     #: Where names in ``type`` come from, when inference knows it: ``(("Path", "pathlib"),)``.
     #: Used to write imports; not part of the JSON output.
     origins: tuple[tuple[str, str], ...] = ()
+
+    @property
+    def key(self) -> SiteKey:
+        return SiteKey(self.file, self.scope, self.kind, self.name)
 
     def to_json(self) -> dict[str, object]:
         return {

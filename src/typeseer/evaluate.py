@@ -282,7 +282,7 @@ def _parse_all(files: Iterable[Path]) -> float:
 
 def _record(prediction: Prediction) -> PredictionRecord:
     return PredictionRecord(
-        SiteKey(prediction.file, prediction.scope, prediction.kind, prediction.name),
+        prediction.key,
         prediction.type, prediction.confidence, prediction.source, prediction.alternatives)
 
 

@@ -27,7 +27,7 @@ from . import __version__
 from .api import InferResult, Prediction
 from .config import Config
 from .parsing import ParseFailure, parse_source
-from .sites import SiteKey, SiteKind
+from .sites import SiteKind
 from .sources import Diagnostic, Severity, SourceFile, UnreadableSource, decode_source, discover
 
 if TYPE_CHECKING:
@@ -376,7 +376,7 @@ def infer_findings(result: InferResult, paths: Sequence[str | Path] | None,
         edits = {e.key: e for e in plan.edits}
         lines = [line.rstrip("\r\n") for line in _lines(text)]
         for p in predictions:
-            edit = edits.get(SiteKey(p.file, p.scope, p.kind, p.name))
+            edit = edits.get(p.key)
             fix = fixes.get(edit.id, ()) if edit is not None else ()
             findings.append(_finding(p, lines, uri, relative, edit, fix))
     for predictions in by_file.values():  # files not found again under ``paths``

@@ -81,8 +81,7 @@ def plan_module(module: ModuleSites, names: ModuleNames, predictions: Iterable[P
     for prediction in predictions:
         if prediction.type is None:
             continue
-        key = SiteKey(prediction.file, prediction.scope, prediction.kind, prediction.name)
-        site = sites.get(key)
+        site = sites.get(prediction.key)
         if site is None:
             plan.skipped["site not found in the original text"] += 1
             continue

@@ -25,7 +25,7 @@ from ..config import Config, find_pyproject
 from ..fileio import FileChangedError, write_if_unchanged
 from ..parsing import ParseFailure, parse_source
 from ..project import Project
-from ..sites import ModuleSites, SiteKey, extract_sites
+from ..sites import ModuleSites, extract_sites
 from ..sources import Diagnostic, Severity, SourceFile, UnreadableSource, decode_source, discover
 from .names import Import, ModuleNames, ProjectClasses
 from .plan import Edit, plan_module
@@ -152,7 +152,7 @@ def apply(paths: Sequence[str | Path], config: Config | None = None, *, write: b
             if file is None:
                 continue
             known = {e.key for e in file.edits}
-            fresh = [p for p in predictions if _key(p) not in known]
+            fresh = [p for p in predictions if p.key not in known]
             plan = plan_module(file.sites, file.names, fresh, config, next_id, file.claimed)
             if number == 1:
                 result.skipped.update(plan.skipped)
@@ -184,10 +184,6 @@ def apply(paths: Sequence[str | Path], config: Config | None = None, *, write: b
         _write(result)
     result.seconds = time.perf_counter() - started
     return result
-
-
-def _key(prediction: Prediction) -> SiteKey:
-    return SiteKey(prediction.file, prediction.scope, prediction.kind, prediction.name)
 
 
 def _by_file(predictions: Sequence[Prediction]) -> dict[str, list[Prediction]]:

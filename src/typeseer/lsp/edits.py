@@ -65,10 +65,6 @@ class Insertion:
     text: str
 
 
-def _key(prediction: Prediction) -> SiteKey:
-    return SiteKey(prediction.file, prediction.scope, prediction.kind, prediction.name)
-
-
 def reported(analysis: Analysis, config: Config) -> list[Prediction]:
     """The predictions `infer` would report with a type under ``config``: the site's kind is
     selected, it has no annotation, and the confidence reaches the threshold."""
@@ -76,7 +72,7 @@ def reported(analysis: Analysis, config: Config) -> list[Prediction]:
     threshold = config.threshold
     found = []
     for prediction in analysis.predictions:
-        site = analysis.sites.get(_key(prediction))
+        site = analysis.sites.get(prediction.key)
         if (prediction.type is not None and prediction.kind in kinds and site is not None
                 and site.annotation is None and prediction.confidence >= threshold):
             found.append(prediction)
@@ -103,7 +99,7 @@ def _plan_file(analysis: Analysis, config: Config) -> FilePlan:
     edits = {edit.key: edit for edit in plan.edits}
     skipped: dict[SiteKey, str] = {}
     for prediction in predictions:
-        key = _key(prediction)
+        key = prediction.key
         if key not in edits:
             alone = plan_module(analysis.module, names, [prediction], config, 0)
             skipped[key] = next(iter(alone.skipped), "not written by apply")
@@ -117,7 +113,7 @@ def annotate(analysis: Analysis, config: Config,
     would not compile (as `apply`, which then leaves the file alone)."""
     if analysis.module is None:
         return None
-    wanted = [p for p in reported(analysis, config) if keys is None or _key(p) in keys]
+    wanted = [p for p in reported(analysis, config) if keys is None or p.key in keys]
     plan = plan_module(analysis.module, _names(analysis, config), wanted, config, 0)
     if not plan.edits:
         return None

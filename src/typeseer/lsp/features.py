@@ -124,8 +124,7 @@ def prepare(analysis: Analysis, config: Config) -> None:
         return
     plan_file(analysis, config)
     for prediction in reported(analysis, config):
-        site = analysis.sites.get(SiteKey(prediction.file, prediction.scope, prediction.kind,
-                                          prediction.name))
+        site = analysis.sites.get(prediction.key)
         if site is not None:
             anchor(analysis, site)
 
@@ -141,7 +140,7 @@ def inlay_hints(analysis: Analysis, document: Document, config: Config, encoding
     current = analysis.text == document.text
     hints = []
     for prediction in reported(analysis, config):
-        key = SiteKey(prediction.file, prediction.scope, prediction.kind, prediction.name)
+        key = prediction.key
         site = analysis.sites[key]
         place = anchor(analysis, site)
         position = view.position(*place) if place is not None else None
@@ -234,7 +233,7 @@ def _sites_at(view: _View, position: lsp.Position,
         return []
     found = []
     for prediction in predictions:
-        key = SiteKey(prediction.file, prediction.scope, prediction.kind, prediction.name)
+        key = prediction.key
         site = view.analysis.sites.get(key)
         if site is None or site.annotation is not None:
             continue
@@ -345,7 +344,7 @@ def code_actions(analysis: Analysis, document: Document, config: Config,
         return []
     chosen: list[tuple[str, str, list[SiteKey] | None]] = []
     planned = [p for p in reported(analysis, config)
-               if SiteKey(p.file, p.scope, p.kind, p.name) in plan.edits]
+               if p.key in plan.edits]
     here = _sites_at(view, request.position, planned)
     if here:
         site, _ = here[0]
