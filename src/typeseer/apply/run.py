@@ -113,7 +113,6 @@ class _File:
     renderer: ModuleRenderer | None = None
     edits: list[Edit] = field(default_factory=list)
     claimed: dict[str, Import] = field(default_factory=dict)
-    compiles: bool = True
 
     def render(self, edits: Sequence[Edit]) -> str:
         if not edits:
@@ -174,7 +173,11 @@ def apply(paths: Sequence[str | Path], config: Config | None = None, *, write: b
         text = _render_or_keep(file, edits, result)
         if text == file.text:
             continue
-        if file.compiles and not _compiles(text, file.source.relpath):
+        # Only what compiled before must still compile (code newer than this interpreter
+        # does not compile here either way); the original is compiled only for files that
+        # change.
+        if not _compiles(text, file.source.relpath) and _compiles(file.text,
+                                                                   file.source.relpath):
             result.diagnostics.append(Diagnostic(
                 file.source.relpath, "annotated text would not compile; left unchanged"))
             continue
@@ -234,8 +237,7 @@ def _read_files(sources: Sequence[SourceFile], config: Config,
         text = texts[source.path]
         files[source.relpath] = _File(source, data, encoding, text, module_name, sites,
                                       ModuleNames(sites, module_name, classes,
-                                                  config.python_version),
-                                      compiles=_compiles(text, source.relpath))
+                                                  config.python_version))
     return files
 
 
@@ -249,7 +251,6 @@ def _encoding(data: bytes) -> str:
 
 def _compiles(text: str, name: str) -> bool:
     try:
-        compile(text, name, "exec", flags=ast.PyCF_ONLY_AST, dont_inherit=True)
         compile(text, name, "exec", dont_inherit=True)
     except (SyntaxError, ValueError, RecursionError, MemoryError):
         return False
