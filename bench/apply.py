@@ -53,6 +53,7 @@ import tempfile
 import time
 import zipfile
 from collections import Counter
+from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
@@ -143,18 +144,22 @@ def excluded_names() -> set[str]:
     return names
 
 
-def select_projects(spec: str | None) -> list[Project]:
-    """The projects named in ``spec`` (comma-separated names), all of them when None."""
+def select_projects(spec: str | None,
+                    projects: Sequence[Project] = PROJECTS) -> list[Project]:
+    """The ``projects`` named in ``spec`` (comma-separated, any spelling of the name, each
+    once), all of them when None. Raises SystemExit naming the known projects for an unknown
+    one."""
     if spec is None:
-        return list(PROJECTS)
-    by_name = {normalise_name(p.name): p for p in PROJECTS}
+        return list(projects)
+    by_name = {normalise_name(p.name): p for p in projects}
     chosen: list[Project] = []
     for raw in filter(None, (s.strip() for s in spec.split(","))):
         project = by_name.get(normalise_name(raw))
         if project is None:
-            known = ", ".join(p.name for p in PROJECTS)
+            known = ", ".join(p.name for p in projects)
             raise SystemExit(f"unknown project {raw!r} (known: {known})")
-        chosen.append(project)
+        if project not in chosen:
+            chosen.append(project)
     return chosen
 
 

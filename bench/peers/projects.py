@@ -40,6 +40,7 @@ from apply import (  # noqa: E402
     normalise_name,
     unpack,
 )
+from apply import select_projects as select_apply_projects  # noqa: E402
 
 from typeseer.config import Config  # noqa: E402
 from typeseer.scoring import GroundTruth, collect_ground_truth  # noqa: E402
@@ -82,20 +83,8 @@ class PreparedProject:
 
 
 def select_projects(spec: str | None) -> list[Project]:
-    """The projects named in ``spec`` (comma-separated, any spelling of the name), all of them
-    when None. Raises SystemExit naming the known projects for an unknown one."""
-    if spec is None:
-        return list(PROJECTS)
-    by_name = {normalise_name(p.name): p for p in PROJECTS}
-    chosen: list[Project] = []
-    for raw in filter(None, (s.strip() for s in spec.split(","))):
-        project = by_name.get(normalise_name(raw))
-        if project is None:
-            known = ", ".join(p.name for p in PROJECTS)
-            raise SystemExit(f"unknown project {raw!r} (known: {known})")
-        if project not in chosen:
-            chosen.append(project)
-    return chosen
+    """The projects named in ``spec`` (comma-separated), all of them when None."""
+    return select_apply_projects(spec, PROJECTS)
 
 
 def check_outside_corpus(projects: Sequence[Project]) -> None:

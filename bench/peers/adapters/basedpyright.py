@@ -31,8 +31,6 @@ from .lsp_hover import (
     after_last_arrow,
     fenced_blocks,
     hover_project,
-    read_sites,
-    record,
     split_top_level,
 )
 
@@ -101,11 +99,7 @@ class BasedPyright:
         return [str(self.venv / "bin" / "basedpyright-langserver"), "--stdio"]
 
     def run(self, project: Project, timeout: float) -> ToolRun:
-        command = self.command()
-        if not Path(command[0]).is_file():
-            found = read_sites(project.root, project.files)
-            return ToolRun([record(site, None) for site in found.sites],
-                           error=f"not installed: {command[0]} is missing")
+        command = self.command()  # missing: hover_project records "cannot start" per site
         settings = {"python": {"pythonPath": sys.executable}}
         run = hover_project(command, project, timeout, parse=parse_hover, tool=self.name,
                             settings=settings)

@@ -32,8 +32,6 @@ from .lsp_hover import (
     after_last_arrow,
     fenced_blocks,
     hover_project,
-    read_sites,
-    record,
     split_top_level,
 )
 
@@ -99,11 +97,7 @@ class Ty:
         return [str(self.venv / "bin" / "ty"), "server"]
 
     def run(self, project: Project, timeout: float) -> ToolRun:
-        command = self.command()
-        if not Path(command[0]).is_file():
-            found = read_sites(project.root, project.files)
-            return ToolRun([record(site, None) for site in found.sites],
-                           error=f"not installed: {command[0]} is missing")
+        command = self.command()  # missing: hover_project records "cannot start" per site
         run = hover_project(command, project, timeout, parse=parse_hover, tool=self.name,
                             env={"VIRTUAL_ENV": sys.prefix})
         run.notes.append("types read from textDocument/hover of `ty server` (default settings, "
