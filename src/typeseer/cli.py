@@ -14,7 +14,7 @@ from typing import Any, TextIO
 
 from . import __version__
 from .api import infer
-from .config import ConfigError, coerce, config_overrides, load_config
+from .config import ConfigError, add_analysis_options, coerce, config_overrides, load_config
 from .fileio import atomic_write_text
 from .report import Format, render
 from .sources import Severity
@@ -86,18 +86,11 @@ def _build_parser(with_corpus: bool = False, selected: str | None = None) -> _Pa
                            help="report the top-1 type of every site whatever its confidence")
     infer_cmd.add_argument("--kinds", metavar="K,K",
                            help="site kinds to report: param,return,variable,attribute")
-    infer_cmd.add_argument("--exclude", action="append", default=None, metavar="GLOB",
-                           help="skip paths matching GLOB (repeatable)")
     infer_cmd.add_argument("--jobs", "-j", type=int, metavar="N",
                            help="worker processes (default 1; 0 = one per CPU)")
-    infer_cmd.add_argument("--max-file-size", type=int, metavar="BYTES", dest="max_file_bytes",
-                           help="skip files larger than this (default 2 MB)")
-    infer_cmd.add_argument("--disable-rule", action="append", default=None, metavar="RULE",
-                           dest="disabled_rules", help="switch off a static rule (repeatable)")
     infer_cmd.add_argument("--no-existing", action="store_false", dest="include_existing",
                            default=None, help="leave out sites that are already annotated")
-    infer_cmd.add_argument("--no-model", action="store_false", dest="use_model", default=None,
-                           help="static inference only, without the learned model")
+    add_analysis_options(infer_cmd)
     infer_cmd.add_argument("--no-cache", action="store_false", dest="cache", default=None,
                            help="analyse every file, without reading or writing the incremental "
                                 "cache (.typeseer_cache/)")

@@ -31,6 +31,7 @@ __all__ = [
     "DEFAULT_MIN_CONFIDENCE",
     "Config",
     "ConfigError",
+    "add_analysis_options",
     "config_overrides",
     "load_config",
 ]
@@ -227,6 +228,19 @@ def load_config(start: Path, overrides: Mapping[str, Any] | None = None) -> Conf
 _OPTION_KEYS = ("min_confidence", "kinds", "exclude", "jobs", "max_file_bytes",
                 "disabled_rules", "level", "python_version", "max_union", "max_depth",
                 "existing", "types", "verify")
+
+
+def add_analysis_options(parser: argparse.ArgumentParser) -> None:
+    """The options of the commands that analyse a project (`infer`, `apply`, `stub`) that
+    choose which files and evidence are used; ``config_overrides`` reads them back."""
+    parser.add_argument("--exclude", action="append", default=None, metavar="GLOB",
+                        help="skip paths matching GLOB (repeatable)")
+    parser.add_argument("--max-file-size", type=int, metavar="BYTES", dest="max_file_bytes",
+                        help="skip files larger than this (default 2 MB)")
+    parser.add_argument("--disable-rule", action="append", default=None, metavar="RULE",
+                        dest="disabled_rules", help="switch off a static rule (repeatable)")
+    parser.add_argument("--no-model", action="store_false", dest="use_model", default=None,
+                        help="static inference only, without the learned model")
 
 
 def config_overrides(args: argparse.Namespace) -> dict[str, object]:

@@ -8,7 +8,7 @@ from collections import Counter
 from pathlib import Path
 from typing import Any, TextIO
 
-from ..config import CHECKERS, ConfigError, config_overrides, load_config
+from ..config import CHECKERS, ConfigError, add_analysis_options, config_overrides, load_config
 from ..fileio import atomic_write_text
 from ..sources import Severity
 from .options import ExistingPolicy, Level
@@ -44,14 +44,7 @@ def _add_selection_options(command: argparse.ArgumentParser) -> None:
     command.add_argument("--existing", choices=[p.value for p in ExistingPolicy],
                          help="existing annotations: keep (default) or replace when a "
                               "different type is inferred")
-    command.add_argument("--exclude", action="append", default=None, metavar="GLOB",
-                         help="skip paths matching GLOB (repeatable)")
-    command.add_argument("--max-file-size", type=int, metavar="BYTES", dest="max_file_bytes",
-                         help="skip files larger than this (default 2 MB)")
-    command.add_argument("--disable-rule", action="append", default=None, metavar="RULE",
-                         dest="disabled_rules", help="switch off a static rule (repeatable)")
-    command.add_argument("--no-model", action="store_false", dest="use_model", default=None,
-                         help="static inference only, without the learned model")
+    add_analysis_options(command)
     command.add_argument("--quiet", "-q", action="store_true",
                          help="no summary and no diagnostics on stderr")
 
