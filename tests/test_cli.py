@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import io
 import json
 import os
 import subprocess
@@ -11,17 +10,12 @@ import textwrap
 from pathlib import Path
 
 import pytest
-
-from typeseer.cli import main
+from cli_runner import run
 
 CONTRACT_FIELDS = {"file", "line", "col", "scope", "kind", "name", "type", "confidence",
                    "source", "alternatives"}
 
 
-def run(*argv: str) -> tuple[int, str, str]:
-    out, err = io.StringIO(), io.StringIO()
-    code = main(list(argv), out, err)
-    return code, out.getvalue(), err.getvalue()
 
 
 @pytest.fixture

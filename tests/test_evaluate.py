@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-import io
 import json
 import tempfile
 import textwrap
 from pathlib import Path
 
 import pytest
+from cli_runner import run
 
-from typeseer.cli import main
 from typeseer.config import Config
 from typeseer.evaluate import (
     EvaluationError,
@@ -67,10 +66,6 @@ untyped = 3
 STATIC = Config(use_model=False)
 
 
-def run(*argv: str) -> tuple[int, str, str]:
-    out, err = io.StringIO(), io.StringIO()
-    code = main(list(argv), out, err)
-    return code, out.getvalue(), err.getvalue()
 
 
 @pytest.fixture

@@ -3,24 +3,18 @@
 from __future__ import annotations
 
 import ast
-import io
 import json
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
-
-from typeseer.cli import main
+from cli_runner import run
 
 ROOT = Path(__file__).resolve().parents[2]
 STATIC = ["--no-model", "--min-confidence", "0.3"]
 
 
-def run(*argv: str) -> tuple[int, str, str]:
-    stdout, stderr = io.StringIO(), io.StringIO()
-    code = main(list(argv), stdout, stderr)
-    return code, stdout.getvalue(), stderr.getvalue()
 
 
 @pytest.fixture

@@ -8,14 +8,12 @@ rewrite the ``after/`` trees (then review their diff).
 
 from __future__ import annotations
 
-import io
 import os
 import shutil
 from pathlib import Path
 
 import pytest
-
-from typeseer.cli import main
+from cli_runner import run
 
 CASES = Path(__file__).resolve().parents[1] / "fixtures" / "apply"
 
@@ -26,9 +24,7 @@ def _tree(root: Path) -> dict[str, bytes]:
 
 
 def _apply(root: Path, *flags: str) -> tuple[int, str, str]:
-    stdout, stderr = io.StringIO(), io.StringIO()
-    code = main(["apply", str(root), *flags], stdout, stderr)
-    return code, stdout.getvalue(), stderr.getvalue()
+    return run("apply", str(root), *flags)
 
 
 @pytest.mark.parametrize("case", sorted(p.name for p in CASES.iterdir() if p.is_dir()))
