@@ -2,8 +2,9 @@
 
 Each case under tests/fixtures/apply/ holds ``before/`` (with a pyproject.toml setting the
 case's options) and ``after/``: ``typeseer apply --write`` must turn the one into the other,
-the result must compile, and a second run must change nothing. Set TYPESEER_REGENERATE=1 to
-rewrite the ``after/`` trees (then review their diff).
+the result must compile, and a second run must change nothing. A case with a
+``same-code-as`` file takes the code of the case it names and only its own pyproject.toml.
+Set TYPESEER_REGENERATE=1 to rewrite the ``after/`` trees (then review their diff).
 """
 
 from __future__ import annotations
@@ -30,7 +31,11 @@ def _apply(root: Path, *flags: str) -> tuple[int, str, str]:
 @pytest.mark.parametrize("case", sorted(p.name for p in CASES.iterdir() if p.is_dir()))
 def test_apply_turns_before_into_after(case: str, tmp_path: Path) -> None:
     work = tmp_path / case
-    shutil.copytree(CASES / case / "before", work)
+    base = CASES / case / "same-code-as"
+    if base.is_file():  # the same code as another case, under other settings
+        shutil.copytree(CASES / base.read_text().strip() / "before", work,
+                        ignore=shutil.ignore_patterns("pyproject.toml"))
+    shutil.copytree(CASES / case / "before", work, dirs_exist_ok=True)
     code, _, stderr = _apply(work, "--write")
     assert code == 0, stderr
     expected_dir = CASES / case / "after"
