@@ -29,6 +29,7 @@ from .api import Prediction, _Worker
 from .combine import CERTAIN
 from .config import Config, ConfigError, coerce, load_config
 from .model.features import candidate_classes, hash_features, site_features
+from .project import import_root
 from .sites import ModuleSites, Site, SiteKind
 from .sources import SourceFile, discover
 from .static.calibration import calibration_kind
@@ -414,10 +415,7 @@ def parse_target(text: str) -> tuple[Path, int, str | None]:
 def project_root(path: Path) -> Path:
     """The directory above the file's top package (``__init__.py`` directories), or the
     file's own directory for a lone script."""
-    directory = path.parent
-    while (directory / "__init__.py").is_file() and directory.parent != directory:
-        directory = directory.parent
-    return directory
+    return import_root(path.parent)
 
 
 def explain(file: Path, line: int, name: str | None = None,

@@ -27,7 +27,7 @@ from .sources import (
 )
 
 __all__ = ["ANYTHING", "DependencyLog", "LoadedModule", "Project", "file_dependency",
-           "module_dependency", "module_name_for"]
+           "import_root", "module_dependency", "module_name_for"]
 
 #: The dependency of results computed from something the log cannot name: any change to the
 #: project invalidates them.
@@ -84,6 +84,14 @@ class DependencyLog:
             yield
         finally:
             self._frames.pop()
+
+
+def import_root(directory: Path) -> Path:
+    """Where imports of the code in ``directory`` resolve from: the directory above its top
+    package (the chain of ``__init__.py`` directories), or ``directory`` itself."""
+    while (directory / "__init__.py").is_file() and directory.parent != directory:
+        directory = directory.parent
+    return directory
 
 
 def module_name_for(path: Path, cache: dict[Path, str] | None = None) -> tuple[str, bool]:

@@ -52,3 +52,18 @@ def test_baseline_errors_do_not_cause_drops(tmp_path: Path) -> None:
     assert result.dropped == []
     assert result.verify is not None and result.verify["baseline_errors"] == 1
     assert [e.key.kind for e in result.edits] == ["return"]
+
+
+def test_a_package_directory_given_as_the_root(tmp_path: Path) -> None:
+    # `typeseer apply pkg --verify mypy`: the checker runs from the directory above the
+    # package. Run inside it, mypy finds pkg/_warnings.py both as `pkg._warnings` and as the
+    # top-level `_warnings` that the stub of `warnings` imports, and stops.
+    package = tmp_path / "pkg"
+    package.mkdir()
+    (package / "__init__.py").write_text("from ._warnings import area\n")
+    (package / "_warnings.py").write_text(
+        "import warnings\n\n\ndef area():\n    warnings.warn('x')\n    return 1\n")
+    result = apply([package], Config(use_model=False, min_confidence=0.3, verify="mypy"),
+                   write=True)
+    assert "def area() -> int:" in (package / "_warnings.py").read_text()
+    assert result.verify is not None and result.dropped == []

@@ -24,7 +24,7 @@ from ..api import Prediction, infer
 from ..config import Config, find_pyproject
 from ..fileio import FileChangedError, write_if_unchanged
 from ..parsing import ParseFailure, parse_source
-from ..project import Project
+from ..project import Project, import_root
 from ..sites import ModuleSites, extract_sites
 from ..sources import Diagnostic, Severity, SourceFile, UnreadableSource, decode_source, discover
 from .names import Import, ModuleNames, ProjectClasses
@@ -302,8 +302,10 @@ def _verify(files: dict[str, _File], checker_name: str, result: ApplyResult) -> 
 
 
 def _verify_root(sources: Sequence[SourceFile]) -> Path | None:
-    """The project directory holding every file: where its checker configuration is."""
-    common = Path(os.path.commonpath([str(s.path.parent) for s in sources]))
+    """The project directory holding every file: where its checker configuration is, else
+    the directory its imports resolve from (a checker run inside a package names its
+    modules twice)."""
+    common = import_root(Path(os.path.commonpath([str(s.path.parent) for s in sources])))
     pyproject = find_pyproject(common)
     return pyproject.parent if pyproject is not None else common
 
