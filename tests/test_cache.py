@@ -285,6 +285,27 @@ def test_concurrent_runs_leave_a_valid_cache(project: Path, store: Path) -> None
         assert connection.execute("PRAGMA integrity_check").fetchone() == ("ok",)
 
 
+_OPENER = """
+import sys
+from pathlib import Path
+from typeseer.cache import ResultCache
+warnings = []
+for store in sys.argv[1:]:
+    cache = ResultCache.open(Path(store), warnings)
+    assert cache is not None and cache.enabled, warnings
+    cache.close()
+sys.exit(1 if warnings else 0)
+"""
+
+
+def test_processes_creating_one_cache_at_once_all_use_it(tmp_path: Path) -> None:
+    """SQLite refuses a second process's switch to WAL at once on a new database, without
+    waiting: each process must wait and retry rather than run without the cache."""
+    stores = [str(tmp_path / str(index) / "cache.sqlite") for index in range(20)]
+    runs = [subprocess.Popen([sys.executable, "-c", _OPENER, *stores]) for _ in range(3)]
+    assert [process.wait(timeout=120) for process in runs] == [0, 0, 0]
+
+
 def test_inference_uses_only_the_modules_the_version_covers(project: Path, store: Path) -> None:
     """Editing a module the cache version leaves out cannot change results: inference never
     imports one."""

@@ -222,7 +222,7 @@ class ResultCache:
         except sqlite3.Error as error:
             raise _Unusable(str(error)) from None
         try:
-            connection.execute("PRAGMA journal_mode=WAL")
+            _enable_wal(connection)
             connection.execute("PRAGMA synchronous=NORMAL")
             tables = {row[0] for row in connection.execute(
                 "SELECT name FROM sqlite_master WHERE type = 'table'")}
@@ -376,6 +376,22 @@ class ResultCache:
                            (_KEPT_VERSIONS,))
         connection.execute(f"DELETE FROM versions WHERE version NOT IN ({kept})",
                            (_KEPT_VERSIONS,))
+
+
+def _enable_wal(connection: sqlite3.Connection) -> None:
+    """Switch to WAL mode, waiting out other processes doing the same: SQLite answers a
+    concurrent switch on a new database with "locked" at once, without its busy handler."""
+    deadline = time.monotonic() + _BUSY_TIMEOUT_S
+    pause = 0.01
+    while True:
+        try:
+            connection.execute("PRAGMA journal_mode=WAL")
+            return
+        except sqlite3.OperationalError as error:
+            if "locked" not in str(error) or time.monotonic() + pause > deadline:
+                raise
+        time.sleep(pause)
+        pause = min(pause * 2, 0.5)
 
 
 @contextlib.contextmanager
