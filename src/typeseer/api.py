@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import gc
 import os
+import signal
+import threading
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import ProcessPoolExecutor
@@ -105,6 +107,8 @@ class _FileResult:
     dependencies: frozenset[str] = frozenset()
     #: With dependency tracking: the call sites the model read for the file's parameters.
     calls: tuple[CallArguments, ...] = ()
+    #: False when the analysis was cut short (time limit, internal error): not worth caching.
+    complete: bool = True
 
 
 @dataclass(slots=True)
@@ -126,6 +130,10 @@ class _Worker:
         file's results depend on (for the incremental cache)."""
         self.files = files
         self.config = config
+        self._overlay = overlay
+        self._contents = contents
+        #: Files whose analysis was cut short, with the reason: never loaded again.
+        self._abandoned: dict[int, str] = {}
         self.project = Project(files, config.max_file_bytes, overlay, contents)
         if track:
             self.project.dependencies = DependencyLog()
@@ -145,6 +153,41 @@ class _Worker:
         self._call_site_users: list[Site] = []
 
     def run(self, index: int) -> _FileResult:
+        """One file's result. A file that takes longer than ``config.file_timeout`` or meets
+        a bug in typeseer is reported and skipped; the run goes on with the next file."""
+        try:
+            with _time_limit(self.config.file_timeout):
+                return self._tracked_run(index)
+        except _FileTimeout:
+            reason = (f"analysis stopped by the per-file time limit "
+                      f"({self.config.file_timeout:g} s, option file-timeout), skipped")
+            severity = Severity.SKIPPED
+        except RecursionError:
+            reason, severity = "code nested too deeply to analyse, skipped", Severity.SKIPPED
+        except Exception as error:  # one file's bug must not stop the run
+            reason = (f"internal error ({type(error).__name__}: {error}), skipped; "
+                      "please report it")
+            severity = Severity.ERROR
+        self._abandon(index, reason)
+        return _FileResult([], [Diagnostic(self.files[index].relpath, reason, severity)], 0,
+                           complete=False)
+
+    def _abandon(self, index: int, reason: str) -> None:
+        """Forget everything computed so far: a computation cut short may have left the
+        engine's memos half-built. The file itself is never loaded again (another file
+        importing it sees a module that failed to load)."""
+        self._abandoned[index] = reason
+        log = self.project.dependencies
+        self.project = Project(self.files, self.config.max_file_bytes, self._overlay,
+                               self._contents)
+        self.project.dependencies = log
+        for abandoned, why in self._abandoned.items():
+            self.project.give_up(self.files[abandoned], why)
+        self.engine = StaticEngine(self.project, Stubs(), self.config.rules,
+                                   use_annotations=not self.replacing)
+        self.call_sites = None
+
+    def _tracked_run(self, index: int) -> _FileResult:
         log = self.project.dependencies
         if log is None:
             return self._run(index)
@@ -291,6 +334,33 @@ class _Worker:
         origins = _origins(fact) if fact is not None and decision.type == str(fact.type) else ()
         return Prediction(*self._base(pending.site), shown, decision.confidence,
                           decision.source, decision.alternatives, evidence, origins)
+
+
+class _FileTimeout(BaseException):
+    """Raised in the middle of a file's analysis when its time is up (a BaseException, so
+    that no ``except Exception`` on the way swallows it)."""
+
+
+@contextmanager
+def _time_limit(seconds: float) -> Iterator[None]:
+    """Raise ``_FileTimeout`` in the block after ``seconds`` (0: no limit). Uses SIGALRM, so
+    it applies in a process's main thread only (the CLI, worker processes); elsewhere the
+    block runs unbounded."""
+    if seconds <= 0 or not hasattr(signal, "setitimer") \
+            or threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def expire(signum: int, frame: object) -> None:
+        raise _FileTimeout
+
+    previous = signal.signal(signal.SIGALRM, expire)
+    signal.setitimer(signal.ITIMER_REAL, seconds)
+    try:
+        yield
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
 
 
 def _origins(fact: Fact) -> tuple[tuple[str, str], ...]:

@@ -74,7 +74,7 @@ _RACY_NS = 2_000_000_000
 _KEPT_VERSIONS = 4
 #: Settings that do not change any file's results: parallelism, and which files are analysed
 #: (the files themselves are part of the state).
-_NEUTRAL_SETTINGS = frozenset({"jobs", "exclude", "cache"})
+_NEUTRAL_SETTINGS = frozenset({"jobs", "exclude", "cache", "file_timeout"})
 _PACKAGE = Path(__file__).resolve().parent
 #: typeseer's modules that only consume inference results (never imported by ``infer``; a
 #: test checks it): editing them does not invalidate the cache.
@@ -747,7 +747,8 @@ def _cached_outputs(cache: ResultCache | None, files: Sequence[SourceFile], conf
     fresh = dict(zip(analysed, outputs, strict=True))
     if cache.enabled and not hasher.changed_since():
         cache.save(version, snapshot.state, files=hasher.updates,
-                   entries=[_new_entry(i, fresh[i], snapshot) for i in analysed],
+                   entries=[_new_entry(i, fresh[i], snapshot) for i in analysed
+                            if fresh[i].complete],
                    revalidated=[e.file for e in valid.values() if e.state != snapshot.state],
                    obsolete=_obsolete(entries, snapshot, cache.base))
     elif cache.enabled:

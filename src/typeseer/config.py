@@ -28,6 +28,7 @@ else:  # pragma: no cover - Python 3.10
 
 __all__ = [
     "CHECKERS",
+    "DEFAULT_FILE_TIMEOUT_S",
     "DEFAULT_MIN_CONFIDENCE",
     "Config",
     "ConfigError",
@@ -39,6 +40,9 @@ __all__ = [
 #: Default threshold: static facts below it are reported without a type. Chosen so that the
 #: types typeseer gives are exactly right at least 95% of the time (docs/benchmarks.md).
 DEFAULT_MIN_CONFIDENCE = 0.9
+#: Default per-file time limit, in seconds: far above any real file measured
+#: (docs/benchmarks.md, "Reliability"), low enough that one pathological file cannot stall a run.
+DEFAULT_FILE_TIMEOUT_S = 60.0
 
 
 class ConfigError(ValueError):
@@ -64,6 +68,9 @@ class Config:
     jobs: int = 1
     #: Files larger than this are skipped with a diagnostic.
     max_file_bytes: int = DEFAULT_MAX_FILE_BYTES
+    #: Seconds one file's analysis may take before it is stopped, reported and skipped
+    #: (0: no limit). Applies in the main thread of each process (the CLI and its workers).
+    file_timeout: float = DEFAULT_FILE_TIMEOUT_S
     #: Static rules switched off.
     disabled_rules: frozenset[str] = frozenset()
     #: Also report sites that are already annotated (``source: existing``).
@@ -105,6 +112,7 @@ _KEYS = {
     "exclude": "exclude",
     "jobs": "jobs",
     "max-file-size": "max_file_bytes",
+    "file-timeout": "file_timeout",
     "disable-rules": "disabled_rules",
     "include-existing": "include_existing",
     "use-model": "use_model",
@@ -148,6 +156,11 @@ def coerce(key: str, value: Any) -> Any:
             if number < 0:
                 raise ConfigError(f"{key} must not be negative")
             return number
+        if key == "file_timeout":
+            seconds = float(value)
+            if not seconds >= 0 or seconds == float("inf"):
+                raise ConfigError("file-timeout must be a number of seconds, 0 for no limit")
+            return seconds
         if key in ("max_union", "max_depth"):
             number = int(value)
             if number < 1:
@@ -177,7 +190,7 @@ def coerce(key: str, value: Any) -> Any:
                 raise ConfigError(f"{key.replace('_', '-')} must be true or false")
             return value
     except (TypeError, ValueError) as error:
-        raise ConfigError(f"invalid value for {key}: {error}") from None
+        raise ConfigError(f"invalid value for {key.replace('_', '-')}: {error}") from None
     raise ConfigError(f"unknown option {key}")
 
 
@@ -226,8 +239,8 @@ def load_config(start: Path, overrides: Mapping[str, Any] | None = None) -> Conf
 
 #: Option keys shared by `infer`, `apply` and `stub`, as argparse destinations.
 _OPTION_KEYS = ("min_confidence", "kinds", "exclude", "jobs", "max_file_bytes",
-                "disabled_rules", "level", "python_version", "max_union", "max_depth",
-                "existing", "types", "verify")
+                "file_timeout", "disabled_rules", "level", "python_version", "max_union",
+                "max_depth", "existing", "types", "verify")
 
 
 def add_analysis_options(parser: argparse.ArgumentParser) -> None:
@@ -237,6 +250,9 @@ def add_analysis_options(parser: argparse.ArgumentParser) -> None:
                         help="skip paths matching GLOB (repeatable)")
     parser.add_argument("--max-file-size", type=int, metavar="BYTES", dest="max_file_bytes",
                         help="skip files larger than this (default 2 MB)")
+    parser.add_argument("--file-timeout", type=float, metavar="SECONDS",
+                        help="stop and skip a file whose analysis takes longer "
+                             f"(default {DEFAULT_FILE_TIMEOUT_S:g}; 0: no limit)")
     parser.add_argument("--disable-rule", action="append", default=None, metavar="RULE",
                         dest="disabled_rules", help="switch off a static rule (repeatable)")
     parser.add_argument("--no-model", action="store_false", dest="use_model", default=None,

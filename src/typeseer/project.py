@@ -202,6 +202,12 @@ class Project:
             self._loaded[name] = loaded
         return loaded
 
+    def give_up(self, source: SourceFile, reason: str) -> None:
+        """Treat ``source`` as a module that failed to load, for ``reason``."""
+        name = self.module_name(source)
+        if self._by_module.get(name) == source:
+            self._loaded[name] = LoadedModule(name, source, None, reason)
+
     def _text(self, source: SourceFile) -> str:
         text = self.overlay.get(source.path)
         if text is not None:
