@@ -9,11 +9,25 @@ import stat
 import tempfile
 from pathlib import Path
 
-__all__ = ["FileChangedError", "atomic_write_bytes", "atomic_write_text", "write_if_unchanged"]
+__all__ = [
+    "FileChangedError",
+    "ReadOnlyFileError",
+    "atomic_write_bytes",
+    "atomic_write_text",
+    "write_if_unchanged",
+]
+
+#: Any write permission bit: a file with none of them is read-only on purpose.
+_WRITABLE_BITS = stat.S_IWUSR | stat.S_IWGRP | stat.S_IWOTH
 
 
 class FileChangedError(OSError):
     """The file on disk is no longer the one that was read: it is left as it is."""
+
+
+class ReadOnlyFileError(PermissionError):
+    """The file has no write permission: it is left as it is (even for root, whom the system
+    would let replace it)."""
 
 
 def atomic_write_bytes(path: Path, data: bytes) -> None:
@@ -53,14 +67,18 @@ def atomic_write_text(path: Path, text: str) -> None:
 def write_if_unchanged(path: Path, data: bytes, original: bytes) -> None:
     """Atomically replace ``path`` with ``data`` unless its content is no longer ``original``.
 
-    Raises FileChangedError when someone edited (or removed) the file since it was read.
+    Raises FileChangedError when someone edited (or removed) the file since it was read, and
+    ReadOnlyFileError when it has no write permission.
     """
     try:
         current = path.read_bytes()
+        mode = path.stat().st_mode
     except FileNotFoundError:
         raise FileChangedError(f"{path}: removed since it was read; not written") from None
     if current != original:
         raise FileChangedError(f"{path}: changed on disk since it was read; not written")
+    if not mode & _WRITABLE_BITS:
+        raise ReadOnlyFileError(f"{path}: read-only file; not written")
     atomic_write_bytes(path, data)
 
 

@@ -93,6 +93,18 @@ def test_read_only_directory_gives_a_clear_error(tmp_path: Path) -> None:
     assert any("cannot write" in d.message for d in result.diagnostics)
 
 
+def test_read_only_file_gives_a_clear_error(tmp_path: Path) -> None:
+    """Checked from the permission bits, so that it holds for root as well."""
+    path = _write(tmp_path, "m.py", b"def f():\n    return 1\n")
+    other = _write(tmp_path, "n.py", b"def g():\n    return 1\n")
+    path.chmod(0o444)
+    result = apply([tmp_path], STATIC, write=True)
+    assert path.read_bytes() == b"def f():\n    return 1\n"
+    assert other.read_bytes() == b"def g() -> int:\n    return 1\n"
+    assert result.failed == ["m.py"]
+    assert [d.message for d in result.diagnostics] == ["read-only file; not written"]
+
+
 def test_permissions_are_kept(tmp_path: Path) -> None:
     path = _write(tmp_path, "tool.py", b"#!/usr/bin/env python3\ndef f():\n    return 1\n")
     path.chmod(0o755)

@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING
 
 from ..api import Prediction, infer
 from ..config import Config, find_pyproject
-from ..fileio import FileChangedError, write_if_unchanged
+from ..fileio import FileChangedError, ReadOnlyFileError, write_if_unchanged
 from ..parsing import ParseFailure, parse_source
 from ..project import Project, import_root
 from ..sites import ModuleSites, extract_sites
@@ -339,7 +339,7 @@ def _write(result: ApplyResult) -> None:
     for change in result.changes:
         try:
             write_if_unchanged(change.source.path, change.new, change.original)
-        except FileChangedError as error:
+        except (FileChangedError, ReadOnlyFileError) as error:
             result.failed.append(change.relpath)
             result.diagnostics.append(Diagnostic(change.relpath, str(error).split(": ", 1)[-1]))
         except OSError as error:
