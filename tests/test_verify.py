@@ -291,7 +291,8 @@ def test_importable_checker_runs_as_a_module(monkeypatch: pytest.MonkeyPatch,
     monkeypatch.setattr(verify_module.shutil, "which", lambda name: None)
     monkeypatch.setattr(verify_module.sys, "executable", str(tmp_path / "python"))
     assert importlib.util.find_spec("mypy") is not None
-    assert checker_command(Checker.MYPY) == [str(tmp_path / "python"), "-m", "mypy"]
+    assert checker_command(Checker.MYPY) == [str(tmp_path / "python"), *verify_module._SAFE_PATH,
+                                             "-m", "mypy"]
 
 
 def _fake_checker(monkeypatch: pytest.MonkeyPatch, script: str) -> None:

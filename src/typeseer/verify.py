@@ -153,6 +153,11 @@ CONFIG_FILES = frozenset({
 _TAIL_CHARS = 2000
 
 
+#: Keeps the working directory (the project) out of ``sys.path`` for ``python -m CHECKER``:
+#: a ``mypy.py`` in the project must not run in the checker's place.
+_SAFE_PATH = ("-P",) if sys.version_info >= (3, 11) else ("-I",)
+
+
 def checker_command(checker: Checker) -> list[str]:
     """The command that starts ``checker``: its executable on PATH, beside the running Python
     (an unactivated virtualenv), or ``python -m CHECKER`` when the module is importable."""
@@ -164,7 +169,7 @@ def checker_command(checker: Checker) -> list[str]:
     if found is not None:
         return [found]
     if importlib.util.find_spec(name) is not None:
-        return [sys.executable, "-m", name]
+        return [sys.executable, *_SAFE_PATH, "-m", name]
     raise VerifyError(f"{name} not found: pip install 'typeseer[{name}]'")
 
 

@@ -98,9 +98,9 @@ class Unresolved(Exception):
 def stdlib_class_modules() -> Mapping[str, tuple[str, ...]]:
     """Public classes of the standard library by name, with the modules defining them
     (read from typeshed's stubs: classes and explicit re-exports)."""
-    import typeshed_client
+    from ..static.stubs import default_search_context
 
-    root = typeshed_client.get_search_context().typeshed
+    root = default_search_context().typeshed
     found: dict[str, list[str]] = {}
     for directory, _, files in os.walk(root):
         for file in files:

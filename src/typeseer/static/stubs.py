@@ -9,14 +9,19 @@ type parameters, bases and members are.
 from __future__ import annotations
 
 import ast
+import os
+import sys
 from dataclasses import dataclass, field
+from functools import lru_cache
+from pathlib import Path
 from typing import Any
 
 import typeshed_client
 
 from ..typeexpr import TypeExpr, TypeParseError, from_ast, make_union
 
-__all__ = ["StubClass", "StubFunction", "StubTypeVar", "Stubs", "qualified"]
+__all__ = ["StubClass", "StubFunction", "StubTypeVar", "Stubs", "default_search_context",
+           "qualified"]
 
 #: Stub spellings that mean a plain builtin for inference purposes.
 _SIMPLIFY = {"LiteralString": "str", "Self": "Self"}
@@ -55,6 +60,20 @@ class StubClass:
     is_protocol: bool = False
 
 
+@lru_cache(maxsize=1)
+def default_search_context() -> typeshed_client.SearchContext:
+    """Where stubs are looked up: typeshed, then this interpreter's ``sys.path``.
+
+    typeshed_client's default asks a new ``python -c`` for its ``sys.path``, from the working
+    directory, which is usually the project being analysed: a ``json.py`` there would be
+    imported and run. The path is taken from this process instead (less the working
+    directory, as that ``python -c`` would have dropped it), once per process.
+    """
+    here = os.getcwd()
+    path = [Path(entry) for entry in sys.path if entry and os.path.abspath(entry) != here]
+    return typeshed_client.get_search_context(search_path=path)
+
+
 def qualified(t: TypeExpr) -> str:
     """The fully qualified name of a (resolved) type's class."""
     return f"{t.module or 'builtins'}.{t.name}"
@@ -64,7 +83,7 @@ class Stubs:
     """Cached access to typeshed and installed stubs."""
 
     def __init__(self, search_context: typeshed_client.SearchContext | None = None) -> None:
-        self._context = search_context or typeshed_client.get_search_context()
+        self._context = search_context or default_search_context()
         self._names: dict[str, dict[str, Any] | None] = {}
         self._exists: dict[str, bool] = {}
         self._classes: dict[str, StubClass | None] = {}
