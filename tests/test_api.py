@@ -4,19 +4,25 @@ one file."""
 from __future__ import annotations
 
 import io
+import multiprocessing
+import os
 import time
 from dataclasses import replace
 from pathlib import Path
 
 import pytest
 
+from typeseer import api
 from typeseer import project as project_module
-from typeseer.api import InferResult, infer
+from typeseer.api import InferResult, WorkerFailure, infer
 from typeseer.cli import main
 from typeseer.config import Config, ConfigError, load_config
 from typeseer.sites import ModuleSites
 from typeseer.sources import Severity
 
+#: Tests that patch what worker processes run need the workers forked from the test.
+forked_workers = pytest.mark.skipif(multiprocessing.get_start_method() != "fork",
+                                    reason="workers are not forked")
 STATIC = Config(use_model=False, report_all=True, file_timeout=0.5)
 
 FILES = {
@@ -87,6 +93,7 @@ def test_a_file_over_the_time_limit_is_reported_and_the_rest_analysed(
     assert stall.attempts == 1
 
 
+@forked_workers
 def test_the_limit_applies_in_worker_processes(project: Path, stall: Stall) -> None:
     for index in range(140):  # enough files for two workers
         (project / "pkg" / f"extra{index}.py").write_text(f"def f{index}(a=1):\n    return a\n")
@@ -148,3 +155,27 @@ def test_a_bad_time_limit_is_refused(tmp_path: Path, value: str) -> None:
 def test_the_time_limit_is_read_from_pyproject(tmp_path: Path) -> None:
     (tmp_path / "pyproject.toml").write_text("[tool.typeseer]\nfile-timeout = 5\n")
     assert load_config(tmp_path).file_timeout == 5.0
+
+
+@forked_workers
+def test_a_worker_that_dies_ends_the_run_with_a_clear_message(
+        project: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A worker killed (by the out-of-memory killer, say) cannot be recovered from: the CLI
+    says so and exits 1, without a traceback."""
+    for index in range(140):
+        (project / "pkg" / f"extra{index}.py").write_text(f"def f{index}(a=1):\n    return a\n")
+    run = api._Worker.run
+
+    def dying(worker: api._Worker, index: int) -> object:
+        if index == 0:
+            os._exit(9)  # the workers are forked: they run this patched method
+        return run(worker, index)
+
+    monkeypatch.setattr(api._Worker, "run", dying)
+    with pytest.raises(WorkerFailure, match="a worker process died"):
+        infer([project], replace(STATIC, jobs=2))
+    stdout, stderr = io.StringIO(), io.StringIO()
+    code = main(["infer", str(project), "--no-model", "--no-cache", "--jobs", "2"],
+                stdout, stderr)
+    assert code == 1 and "Traceback" not in stderr.getvalue()
+    assert stderr.getvalue().startswith("typeseer: a worker process died")

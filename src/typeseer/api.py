@@ -13,6 +13,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -30,11 +31,15 @@ from .static import Fact, StaticEngine
 from .static.calibration import calibration_kind, load_calibration
 from .static.stubs import Stubs
 
-__all__ = ["CallArguments", "InferResult", "Prediction", "infer"]
+__all__ = ["CallArguments", "InferResult", "Prediction", "WorkerFailure", "infer"]
 
 #: How many files one worker task handles: large enough to amortise the hand-off, small
 #: enough to keep both cores busy to the end.
 _CHUNK = 64
+
+
+class WorkerFailure(RuntimeError):
+    """A worker process died during the run (killed, out of memory): no complete result."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -473,13 +478,17 @@ def _analyse(files: Sequence[SourceFile], indices: Sequence[int], config: Config
             if progress is not None:
                 progress(done + len(outputs), total)
     else:
-        with ProcessPoolExecutor(jobs, initializer=_init_worker,
-                                 initargs=(files, config, overlay, contents, track)) as pool:
-            # Contiguous chunks keep a package's files together, so each worker loads (for
-            # cross-file inference) mostly the modules its own files import.
-            size = max(_CHUNK, -(-len(indices) // (jobs * 2)))
-            for chunk_result in pool.map(_run_chunk, _chunks(indices, size)):
-                outputs.extend(chunk_result)
-                if progress is not None:
-                    progress(done + len(outputs), total)
+        try:
+            with ProcessPoolExecutor(jobs, initializer=_init_worker,
+                                     initargs=(files, config, overlay, contents, track)) as pool:
+                # Contiguous chunks keep a package's files together, so each worker loads (for
+                # cross-file inference) mostly the modules its own files import.
+                size = max(_CHUNK, -(-len(indices) // (jobs * 2)))
+                for chunk_result in pool.map(_run_chunk, _chunks(indices, size)):
+                    outputs.extend(chunk_result)
+                    if progress is not None:
+                        progress(done + len(outputs), total)
+        except BrokenProcessPool:
+            raise WorkerFailure(f"a worker process died (killed, or out of memory?); run again "
+                                f"with fewer --jobs than {jobs}, or on fewer files") from None
     return outputs

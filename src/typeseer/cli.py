@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from . import __version__
-from .api import infer
+from .api import WorkerFailure, infer
 from .config import ConfigError, add_analysis_options, coerce, config_overrides, load_config
 from .fileio import atomic_write_text
 from .report import Format, render
@@ -23,6 +23,8 @@ from .static.rules import RULES
 __all__ = ["main", "main_entry"]
 
 EXIT_OK = 0
+#: The run could not finish (a worker process died).
+EXIT_FAILURE = 1
 EXIT_USAGE = 2
 
 
@@ -323,6 +325,9 @@ def main(argv: Sequence[str] | None = None, stdout: TextIO | None = None,
     except ConfigError as error:
         stderr.write(f"typeseer: configuration error: {error}\n")
         return EXIT_USAGE
+    except WorkerFailure as error:
+        stderr.write(f"typeseer: {error}\n")
+        return EXIT_FAILURE
     except KeyboardInterrupt:
         stderr.write("typeseer: interrupted\n")
         return 130
