@@ -179,3 +179,26 @@ def test_a_worker_that_dies_ends_the_run_with_a_clear_message(
                 stdout, stderr)
     assert code == 1 and "Traceback" not in stderr.getvalue()
     assert stderr.getvalue().startswith("typeseer: a worker process died")
+
+
+def test_dropping_loaded_modules_past_the_budget_changes_no_result(
+        project: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Without the model, memory is bounded by dropping loaded modules (here after every
+    file): they are loaded again on demand, with the same results."""
+    (project / "pkg" / "more.py").write_text(
+        "from pkg.user import count\nfrom pkg.other import name\n\n\n"
+        "def both(n=0):\n    return count(n), name()\n")
+    everything = infer([project], STATIC)
+    forgotten: list[int] = []
+    forget = api._Worker._forget
+
+    def counted(worker: api._Worker) -> None:
+        forgotten.append(1)
+        forget(worker)
+
+    monkeypatch.setattr(api, "LOADED_LINES_BUDGET", 0)
+    monkeypatch.setattr(api._Worker, "_forget", counted)
+    bounded = infer([project], STATIC)
+    assert len(forgotten) >= 3
+    assert bounded.predictions == everything.predictions
+    assert ("", "tuple[int, str]") in by_file(bounded)["pkg/more.py"]

@@ -33,6 +33,9 @@ from .static.stubs import Stubs
 
 __all__ = ["CallArguments", "InferResult", "Prediction", "WorkerFailure", "infer"]
 
+#: Lines of loaded modules past which a worker without the model drops them (see
+#: ``_Worker._bound_memory``): about 600 MB of parsed code.
+LOADED_LINES_BUDGET = 300_000
 #: How many files one worker task handles: large enough to amortise the hand-off, small
 #: enough to keep both cores busy to the end.
 _CHUNK = 64
@@ -173,15 +176,23 @@ class _Worker:
             reason = (f"internal error ({type(error).__name__}: {error}), skipped; "
                       "please report it")
             severity = Severity.ERROR
-        self._abandon(index, reason)
+        # A computation cut short may have left the engine's memos half-built. The file itself
+        # is never loaded again (another file importing it sees a module that failed to load).
+        self._abandoned[index] = reason
+        self._forget()
         return _FileResult([], [Diagnostic(self.files[index].relpath, reason, severity)], 0,
                            complete=False)
 
-    def _abandon(self, index: int, reason: str) -> None:
-        """Forget everything computed so far: a computation cut short may have left the
-        engine's memos half-built. The file itself is never loaded again (another file
-        importing it sees a module that failed to load)."""
-        self._abandoned[index] = reason
+    def _bound_memory(self) -> None:
+        """Without the model, modules are loaded as files import them and nothing needs them
+        all at once: past a budget, what is loaded is dropped and loaded again on demand, so
+        that memory stays bounded on any size of project. (The model's call-site index needs
+        every module at once.)"""
+        if self.model is None and self.project.loaded_lines > LOADED_LINES_BUDGET:
+            self._forget()
+
+    def _forget(self) -> None:
+        """Drop every loaded module and everything computed from them."""
         log = self.project.dependencies
         self.project = Project(self.files, self.config.max_file_bytes, self._overlay,
                                self._contents)
@@ -193,6 +204,7 @@ class _Worker:
         self.call_sites = None
 
     def _tracked_run(self, index: int) -> _FileResult:
+        self._bound_memory()
         log = self.project.dependencies
         if log is None:
             return self._run(index)

@@ -142,6 +142,8 @@ class Project:
         self.contents = contents or {}
         #: Set to record which modules each computation reads (see DependencyLog).
         self.dependencies: DependencyLog | None = None
+        #: Lines of the modules loaded and kept so far (what the memory use grows with).
+        self.loaded_lines = 0
         self._by_module: dict[str, SourceFile] = {}
         self._packages: set[str] = set()
         self._module_of: dict[str, str] = {}
@@ -200,6 +202,8 @@ class Project:
             loaded = LoadedModule(name, source, None, "code nested too deeply to analyse")
         if self._by_module.get(name) == source:
             self._loaded[name] = loaded
+            if loaded.sites is not None:
+                self.loaded_lines += len(loaded.sites.lines)
         return loaded
 
     def give_up(self, source: SourceFile, reason: str) -> None:
