@@ -231,7 +231,7 @@ def _binding_edit(site: Site, prediction: Prediction, t: TypeExpr, module: Modul
         bindings = owner.bindings.get(site.name, [])
     first = min(bindings, key=lambda b: (b.line, b.col))
     statement, inline = _statement_of(scope, first.line, first.col, first.kind, first.path,
-                                      site.kind is SiteKind.ATTRIBUTE, site.name)
+                                      site.kind is SiteKind.ATTRIBUTE, site.name, module.lines)
     if replaces and not (inline and isinstance(statement, ast.AnnAssign)):
         raise _Skip("existing annotation is not on the first binding")
     # Annotations in function bodies are never evaluated; module and class ones are.
@@ -244,27 +244,53 @@ def _binding_edit(site: Site, prediction: Prediction, t: TypeExpr, module: Modul
 
 
 def _statement_of(scope: Scope, line: int, col: int, kind: BindingKind, path: tuple[int, ...],
-                  attribute: bool, name: str) -> tuple[ast.stmt, bool]:
+                  attribute: bool, name: str, lines: Sequence[str]) -> tuple[ast.stmt, bool]:
     """The statement holding a binding, and whether the annotation can go on it inline."""
     chain = _chain(scope.node.body, line, col)
     if not chain:
         raise _Skip("binding statement not found")
-    statement = chain[-1]
+    statement = chain[-1][1]
     if kind in (BindingKind.ASSIGN, BindingKind.ANNOTATED) and not path and _simple_target(
             statement, attribute, name):
         return statement, True
     if kind not in (BindingKind.ASSIGN, BindingKind.FOR, BindingKind.WITH, BindingKind.WALRUS):
         raise _Skip(f"cannot annotate a {kind.value} binding")
-    # A declaration goes on a line of its own before the statement; a statement on its
-    # compound parent's line (``if x: y = 1``) gets it before the parent.
-    while len(chain) > 1 and (chain[-2].lineno == chain[-1].lineno or _is_elif(chain)):
+    # A declaration goes on a line of its own before the statement, or before the first
+    # statement of its line (``x = 1; a, b = t``); a statement on its compound parent's line
+    # (``if x: y = 1``) gets it before the parent.
+    while chain:
+        body, statement = chain[-1]
+        anchor = _first_on_line(body, statement, lines)
+        if anchor is not None and not (len(chain) > 1 and _is_elif(chain)):
+            return anchor, False
         chain.pop()
-    return chain[-1], False
+    # ``def f(): a, b = 1, 2``: before the statement is the enclosing ``def``, where a
+    # declaration would bind the name in the wrong scope.
+    raise _Skip("binding on a one-line body")
 
 
-def _is_elif(chain: list[ast.stmt]) -> bool:
+def _first_on_line(body: Sequence[ast.stmt], statement: ast.stmt,
+                   lines: Sequence[str]) -> ast.stmt | None:
+    """The first of the statements of ``body`` sharing ``statement``'s line, when it begins
+    its logical line (only indentation before it, no backslash continuation into it)."""
+    index = next(i for i, s in enumerate(body) if s is statement)
+    while index > 0 and body[index - 1].end_lineno == body[index].lineno:
+        index -= 1
+    first = body[index]
+    if not 0 < first.lineno <= len(lines):
+        return None
+    text = lines[first.lineno - 1]
+    before = text.encode("utf-8")[:first.col_offset].decode("utf-8", "replace")
+    if before.strip(" \t\f"):
+        return None
+    if first.lineno > 1 and lines[first.lineno - 2].endswith("\\"):
+        return None
+    return first
+
+
+def _is_elif(chain: list[tuple[Sequence[ast.stmt], ast.stmt]]) -> bool:
     """An ``elif`` cannot have a statement before it: the declaration goes before the ``if``."""
-    inner, outer = chain[-1], chain[-2]
+    inner, outer = chain[-1][1], chain[-2][1]
     return isinstance(inner, ast.If) and isinstance(outer, ast.If) and outer.orelse == [inner]
 
 
@@ -284,9 +310,10 @@ def _simple_target(statement: ast.stmt, attribute: bool, name: str) -> bool:
 _DEFINITIONS = (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)
 
 
-def _chain(body: Sequence[ast.stmt], line: int, col: int) -> list[ast.stmt]:
-    """The statements containing the position, outermost first, without entering nested
-    scopes (empty when it is in a nested function or class)."""
+def _chain(body: Sequence[ast.stmt], line: int, col: int,
+           ) -> list[tuple[Sequence[ast.stmt], ast.stmt]]:
+    """The statements containing the position, outermost first, each with the body it is in,
+    without entering nested scopes (empty when it is in a nested function or class)."""
     position = (line, col)
     for statement in body:
         start = (statement.lineno, statement.col_offset)
@@ -298,8 +325,8 @@ def _chain(body: Sequence[ast.stmt], line: int, col: int) -> list[ast.stmt]:
         for block in _blocks(statement):
             inner = _chain(block, line, col)
             if inner:
-                return [statement, *inner]
-        return [statement]
+                return [(body, statement), *inner]
+        return [(body, statement)]
     return []
 
 
