@@ -181,14 +181,17 @@ def test_a_worker_that_dies_ends_the_run_with_a_clear_message(
     assert stderr.getvalue().startswith("typeseer: a worker process died")
 
 
+@pytest.mark.parametrize("use_model", [False, True], ids=["static", "model"])
 def test_dropping_loaded_modules_past_the_budget_changes_no_result(
-        project: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """Without the model, memory is bounded by dropping loaded modules (here after every
-    file): they are loaded again on demand, with the same results."""
+        project: Path, monkeypatch: pytest.MonkeyPatch, use_model: bool) -> None:
+    """Memory is bounded by dropping loaded modules (here after every file, and between the
+    batches the call-site index is gathered in): they are loaded again on demand, with the
+    same results."""
+    config = replace(STATIC, use_model=use_model)
     (project / "pkg" / "more.py").write_text(
         "from pkg.user import count\nfrom pkg.other import name\n\n\n"
         "def both(n=0):\n    return count(n), name()\n")
-    everything = infer([project], STATIC)
+    everything = infer([project], config)
     forgotten: list[int] = []
     forget = api._Worker._forget
 
@@ -198,7 +201,7 @@ def test_dropping_loaded_modules_past_the_budget_changes_no_result(
 
     monkeypatch.setattr(api, "LOADED_LINES_BUDGET", 0)
     monkeypatch.setattr(api._Worker, "_forget", counted)
-    bounded = infer([project], STATIC)
+    bounded = infer([project], config)
     assert len(forgotten) >= 3
     assert bounded.predictions == everything.predictions
     assert ("", "tuple[int, str]") in by_file(bounded)["pkg/more.py"]

@@ -164,6 +164,7 @@ class _Worker:
         """One file's result. A file that takes longer than ``config.file_timeout`` or meets
         a bug in typeseer is reported and skipped; the run goes on with the next file."""
         try:
+            self.prepare()  # for the whole project: not charged to this file's time
             with _time_limit(self.config.file_timeout):
                 return self._tracked_run(index)
         except _FileTimeout:
@@ -183,12 +184,18 @@ class _Worker:
         return _FileResult([], [Diagnostic(self.files[index].relpath, reason, severity)], 0,
                            complete=False)
 
+    def prepare(self) -> None:
+        """Gather what the model reads from the whole project (its call sites). Done before
+        the first file is analysed: gathering may drop loaded modules (``_module_batches``),
+        which must not happen while a module is being predicted."""
+        if self.model is not None:
+            self._call_sites()
+
     def _bound_memory(self) -> None:
-        """Without the model, modules are loaded as files import them and nothing needs them
-        all at once: past a budget, what is loaded is dropped and loaded again on demand, so
-        that memory stays bounded on any size of project. (The model's call-site index needs
-        every module at once.)"""
-        if self.model is None and self.project.loaded_lines > LOADED_LINES_BUDGET:
+        """Modules are loaded as files import them, and nothing needs them all at once (the
+        call-site index keeps features, not trees): past a budget, what is loaded is dropped
+        and loaded again on demand, so that memory stays bounded on any size of project."""
+        if self.project.loaded_lines > LOADED_LINES_BUDGET:
             self._forget()
 
     def _forget(self) -> None:
@@ -201,7 +208,6 @@ class _Worker:
             self.project.give_up(self.files[abandoned], why)
         self.engine = StaticEngine(self.project, Stubs(), self.config.rules,
                                    use_annotations=not self.replacing)
-        self.call_sites = None
 
     def _tracked_run(self, index: int) -> _FileResult:
         self._bound_memory()
@@ -260,8 +266,9 @@ class _Worker:
             if self.project.dependencies is not None:
                 self._call_site_users.extend(p.site for p in pending
                                              if p.site.kind is SiteKind.PARAM)
-            bags = [hash_features(site_features(p.site, module, p.fact, p.confidence,
-                                                call_sites.features(p.site)))
+            bags = [hash_features(site_features(
+                        p.site, module, p.fact, p.confidence,
+                        call_sites.features(p.site, self.project, self.project.dependencies)))
                     for p in pending]
             candidates = [candidate_classes(module)] * len(pending)
             outputs = iter(self.model.predict(bags, candidates))
@@ -270,16 +277,39 @@ class _Worker:
         return [s for s in slots if isinstance(s, Prediction)]
 
     def _call_sites(self) -> CallSites:
-        """The project's call sites, gathered once: every module is loaded first, so that a
-        function's parameters see the calls made from any file."""
+        """The project's call sites, gathered once from every module, so that a function's
+        parameters see the calls made from any file."""
         if self.call_sites is None:
             log = self.project.dependencies
             if log is None:
-                self.call_sites = CallSites(self.engine, self.project.load_all())
+                self.call_sites = self._gather_call_sites()
             else:
                 with log.isolated():  # gathered for every file: no one file depends on it all
-                    self.call_sites = CallSites(self.engine, self.project.load_all())
+                    self.call_sites = self._gather_call_sites()
         return self.call_sites
+
+    def _gather_call_sites(self) -> CallSites:
+        call_sites = CallSites()
+        for batch in self._module_batches():
+            call_sites.add_names(batch)
+        for batch in self._module_batches():
+            call_sites.add_calls(self.engine, batch)
+        return call_sites
+
+    def _module_batches(self) -> Iterator[list[ModuleSites]]:
+        """Every module that loads, in file order, in batches: after each batch that brings
+        the loaded code past the budget, what is loaded is dropped (see ``_bound_memory``)."""
+        batch: list[ModuleSites] = []
+        for source in self.files:
+            module = self.project.load(source).sites
+            if module is not None:
+                batch.append(module)
+            if self.project.loaded_lines > LOADED_LINES_BUDGET:
+                yield batch
+                batch = []
+                self._forget()
+        if batch:
+            yield batch
 
     def call_arguments(self, sites: Sequence[Site]) -> tuple[CallArguments, ...]:
         """Where the arguments the model reads for these parameters come from; each file they
@@ -289,17 +319,11 @@ class _Worker:
         found: list[CallArguments] = []
         for site in sites:
             places = []
-            for argument, scope in call_sites.arguments(site):
-                root = scope
-                while root.parent is not None:
-                    root = root.parent
-                index = self.project.file_of_root(root)
+            for argument in call_sites.arguments(site, self.project):
+                index = argument.place[0]
                 if log is not None:
-                    log.note(ANYTHING if index is None else file_dependency(index))
-                if index is None:
-                    index = -1
-                places.append((index, argument.lineno, argument.col_offset,
-                               argument.end_lineno or 0, argument.end_col_offset or 0))
+                    log.note(ANYTHING if index < 0 else file_dependency(index))
+                places.append(argument.place)
             found.append((site.scope, site.name, site.line, site.col, tuple(places)))
         return tuple(found)
 

@@ -427,6 +427,7 @@ def explain(file: Path, line: int, name: str | None = None,
         raise ExplainError(f"{file}: no such file" if not path.exists() else
                            f"{file}: not a file")
     worker = _project_worker(path, config)
+    worker.prepare()
     source = next(s for s in worker.files if s.path == path)
     loaded = worker.project.load(source)
     if loaded.sites is None:
@@ -549,7 +550,7 @@ def _model_evidence(worker: _Worker, module: ModuleSites, site: Site, fact: Fact
     assert worker.model is not None
     model = worker.model
     bag = site_features(site, module, fact, fact_confidence,
-                        worker._call_sites().features(site))
+                        worker._call_sites().features(site, worker.project))
     candidates = candidate_classes(module)
     [ranked] = model.predict([hash_features(bag)], [candidates])
     alternatives = tuple(ModelAlternative(t, p, worker.decision_map(p))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import textwrap
+from collections.abc import Callable
 from pathlib import Path
 
 from typeseer.model.callsites import CallSites
@@ -11,8 +12,10 @@ from typeseer.sites import Site
 from typeseer.sources import discover
 from typeseer.static import StaticEngine
 
+Features = Callable[[Site], list[str]]
 
-def _sites(tmp_path: Path, files: dict[str, str]) -> tuple[CallSites, dict[tuple[str, str], Site]]:
+
+def _sites(tmp_path: Path, files: dict[str, str]) -> tuple[Features, dict[tuple[str, str], Site]]:
     for name, text in files.items():
         (tmp_path / name).write_text(textwrap.dedent(text))
     found, _ = discover([tmp_path])
@@ -24,11 +27,12 @@ def _sites(tmp_path: Path, files: dict[str, str]) -> tuple[CallSites, dict[tuple
         assert loaded.sites is not None
         modules.append(loaded.sites)
     sites = {(s.scope, s.name): s for m in modules for s in m.sites if s.kind.value == "param"}
-    return CallSites(engine, modules), sites
+    call_sites = CallSites(engine, modules)
+    return (lambda site: call_sites.features(site, project)), sites
 
 
 def test_arguments_from_other_modules_reach_the_parameters(tmp_path: Path) -> None:
-    call_sites, sites = _sites(tmp_path, {
+    features, sites = _sites(tmp_path, {
         "users.py": """
             class User:
                 def __init__(self, name, admin=False):
@@ -45,13 +49,13 @@ def test_arguments_from_other_modules_reach_the_parameters(tmp_path: Path) -> No
                 User(f"x{1}", admin=True)
             """,
     })
-    assert "cst=str" in call_sites.features(sites[("make", "name")])
-    assert "cs.const=int" in call_sites.features(sites[("make", "level")])
-    init_name = call_sites.features(sites[("User.__init__", "name")])
+    assert "cst=str" in features(sites[("make", "name")])
+    assert "cs.const=int" in features(sites[("make", "level")])
+    init_name = features(sites[("User.__init__", "name")])
     assert "cs.JoinedStr" in init_name and "cst=str" in init_name
-    assert "cst=bool" in call_sites.features(sites[("User.__init__", "admin")])
+    assert "cst=bool" in features(sites[("User.__init__", "admin")])
 
 
 def test_a_parameter_nobody_passes_says_so(tmp_path: Path) -> None:
-    call_sites, sites = _sites(tmp_path, {"lonely.py": "def f(x):\n    return x\n"})
-    assert call_sites.features(sites[("f", "x")]) == ["cs.none"]
+    features, sites = _sites(tmp_path, {"lonely.py": "def f(x):\n    return x\n"})
+    assert features(sites[("f", "x")]) == ["cs.none"]

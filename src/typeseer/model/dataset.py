@@ -70,7 +70,8 @@ def featurise_project(root: Path, package: str = "", split: str = "") -> list[di
                 continue
             fact = engine.site_fact(site)
             confidence = calibration.confidence(calibration_kind(site), fact) if fact else 0.0
-            features = site_features(site, module, fact, confidence, call_sites.features(site))
+            features = site_features(site, module, fact, confidence,
+                                     call_sites.features(site, project))
             rows.append({
                 "package": package, "split": split, "file": site.file, "scope": site.scope,
                 "kind": site.kind.value, "name": site.name, "label": str(label),
