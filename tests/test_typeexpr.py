@@ -82,8 +82,11 @@ NORMALISATION = [
     ("np.ndarray", "ndarray"),
     ("collections.OrderedDict[str, int]", "OrderedDict[str, int]"),
     ("pkg.mod.Node | None", "Node | None"),
-    # A "List" of some other module is not typing.List.
-    ("mymod.List[int]", "List[int]"),
+    # A "List" of some other module is not typing.List: it keeps its module, so that it does
+    # not read back as list.
+    ("mymod.List[int]", "mymod.List[int]"),
+    ("mymod.Text", "mymod.Text"),
+    ("ping.Union[int, str]", "ping.Union[int, str]"),
     # String (forward-reference) annotations.
     ("'int'", "int"),
     ('"Optional[Foo]"', "Foo | None"),
@@ -137,21 +140,10 @@ def test_normalise(text: str, expected: str) -> None:
     assert normalise(text) == expected
 
 
-#: Normal forms that do not survive a second normalisation (known limitation): the printed
-#: form drops the module, and a bare ``List`` is read as ``typing.List``.
-NOT_FIXED_POINTS = {"mymod.List[int]"}
-
-
-@pytest.mark.parametrize(
-    ("text", "expected"), [row for row in NORMALISATION if row[0] not in NOT_FIXED_POINTS])
+@pytest.mark.parametrize(("text", "expected"), NORMALISATION)
 def test_normal_form_is_a_fixed_point(text: str, expected: str) -> None:
     assert normalise(expected) == expected
     assert parse_type(expected) == parse_type(text)
-
-
-@pytest.mark.xfail(strict=True, reason="a non-typing List prints as List, which reads back as list")
-def test_user_list_is_not_a_fixed_point() -> None:
-    assert normalise(normalise("mymod.List[int]")) == "List[int]"
 
 
 @pytest.mark.parametrize(

@@ -7,7 +7,8 @@ labels all agree on what a type looks like. Normal form:
 * union members flattened, de-duplicated and sorted by their printed form, ``None`` last
   (so the canonical form reads naturally: ``int | None``);
 * ``typing.``, ``typing_extensions.``, ``builtins.``, ``collections.abc.`` prefixes dropped, other
-  dotted names reduced to their last component (the module is kept aside, for imports);
+  dotted names reduced to their last component (the module is kept aside, for imports), except
+  where the name alone would read back as a ``typing`` form (``mylib.Text``, ``mylib.Union[...]``);
 * string (forward-reference) annotations parsed; ``Annotated[X, ...]`` reduced to ``X``.
 """
 
@@ -92,14 +93,27 @@ ANY = TypeExpr("Any", module="typing")
 NONE = TypeExpr("None")
 
 
+#: Names that parse_type reads as a ``typing`` special form or alias (``Text`` is ``str``).
+_REREAD = frozenset({"Union", "Optional", "Literal", "Annotated", *_ALIASES})
+
+
+def _printed_name(t: TypeExpr) -> str:
+    """The name as printed: a class of another module that shares its name with a ``typing``
+    special form or alias (a project's ``Text``, ``mylib.Optional``) keeps its module, so that
+    the printed form parses back to the same type, not to ``str`` or a union."""
+    if t.name in _REREAD and t.module not in ("", "typing"):
+        return f"{t.module}.{t.name}"
+    return t.name
+
+
 def _format(t: TypeExpr) -> str:
     if t.name == UNION:
         return " | ".join(_format(a) for a in t.args)
     if t.name == PARAM_LIST:
         return "[" + ", ".join(_format(a) for a in t.args) + "]"
     if not t.args:
-        return t.name
-    return t.name + "[" + ", ".join(_format(a) for a in t.args) + "]"
+        return _printed_name(t)
+    return _printed_name(t) + "[" + ", ".join(_format(a) for a in t.args) + "]"
 
 
 def _union_key(t: TypeExpr) -> tuple[bool, str]:
