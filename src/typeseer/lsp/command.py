@@ -10,7 +10,6 @@ from typing import Any, TextIO
 
 __all__ = ["add_lsp_parser", "run_lsp"]
 
-EXIT_OK = 0
 EXIT_USAGE = 2
 #: A third-generation threshold the interpreter never reaches in practice.
 _NEVER = 1_000_000
@@ -36,8 +35,8 @@ def add_lsp_parser(commands: argparse._SubParsersAction[Any]) -> None:
 
 
 def run_lsp(args: argparse.Namespace, stdout: TextIO, stderr: TextIO) -> int:
-    """Handle ``typeseer lsp``: serve until the client says ``exit``; 2 when pygls is
-    missing or the options are bad."""
+    """Handle ``typeseer lsp``: serve until the client says ``exit`` (0 after ``shutdown``,
+    else 1, as LSP asks); 2 when pygls is missing or the options are bad."""
     try:
         import pygls  # noqa: F401  (optional dependency: typeseer[lsp])
     except ImportError:
@@ -58,5 +57,6 @@ def run_lsp(args: argparse.Namespace, stdout: TextIO, stderr: TextIO) -> int:
     # runs them between analyses, never in the middle of a request.
     gc.set_threshold(*gc.get_threshold()[:2], _NEVER)
     # The protocol owns stdout: nothing else may be written there.
-    create_server(debounce, collects_garbage=True).start_io(sys.stdin.buffer, sys.stdout.buffer)
-    return EXIT_OK
+    server = create_server(debounce, collects_garbage=True)
+    server.start_io(sys.stdin.buffer, sys.stdout.buffer)
+    return server.exit_code

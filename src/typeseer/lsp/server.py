@@ -13,16 +13,22 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import functools
+import json
 import logging
-from collections.abc import Awaitable, Callable
+import sys
+import threading
+from collections.abc import Awaitable, Callable, Generator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, TypeVar, cast
+from typing import Any, BinaryIO, TypeVar, cast
 
 from lsprotocol import types as lsp
 from pygls.exceptions import JsonRpcException
+from pygls.io_ import StdoutWriter
 from pygls.lsp.server import LanguageServer
 from pygls.protocol import LanguageServerProtocol
+from pygls.protocol.json_rpc import MsgId
+from pygls.protocol.language_server import lsp_method
 
 from .. import __version__
 from .features import (
@@ -36,9 +42,10 @@ from .features import (
 )
 from .session import DEFAULT_DEBOUNCE, Analysis, Session
 from .settings import SECTION, read_settings
-from .text import Encoding
+from .stream import FrameReader, Malformed
+from .text import Encoding, Pos, Replacement, apply_replacements
 
-__all__ = ["ACTION_WAIT", "FIRST_WAIT", "TypeseerServer", "create_server"]
+__all__ = ["ACTION_WAIT", "FIRST_WAIT", "TypeseerServer", "changed_text", "create_server"]
 
 logger = logging.getLogger("typeseer.lsp")
 
@@ -84,29 +91,112 @@ def client_flags(capabilities: lsp.ClientCapabilities) -> ClientFlags:
         pulls_configuration=bool(_capability(capabilities, "workspace", "configuration")))
 
 
-class _Answered:
-    """Stands for a request already answered with an error: the protocol drops it (its
-    ``jsonrpc`` is not a version it handles)."""
+#: Bytes read from stdin at a time (``FrameReader`` frames them).
+_CHUNK = 65536
 
-    jsonrpc = "answered"
 
-    def __repr__(self) -> str:
-        return "<request answered with an error>"
+def _valid_id(value: object) -> bool:
+    return isinstance(value, str) or (isinstance(value, int) and not isinstance(value, bool))
+
+
+def _request_id(data: object) -> MsgId | None:
+    """The id to answer an invalid message with: its own when usable, else null."""
+    value = data.get("id") if isinstance(data, dict) else None
+    return value if _valid_id(value) else None
+
+
+def _invalid(data: object) -> str | None:
+    """Why ``data`` is not a JSON-RPC 2.0 message of LSP (None when it is one)."""
+    if not isinstance(data, dict):
+        return f"a message must be a JSON object, not {type(data).__name__}"
+    if data.get("jsonrpc") != "2.0":
+        return "a message must have \"jsonrpc\": \"2.0\""
+    if "method" in data:
+        if not isinstance(data["method"], str):
+            return "the method must be a string"
+        if "id" in data and not _valid_id(data["id"]):
+            return "a request id must be an integer or a string"
+        if not isinstance(data.get("params"), dict | list | None):
+            return "params must be an object or an array"
+    elif "id" not in data:
+        return "a message must have a method (or be a response, with an id)"
+    return None
 
 
 class _Protocol(LanguageServerProtocol):
-    """pygls's protocol, answering a request whose parameters do not fit the protocol with an
-    error (pygls logs it but leaves the request unanswered, and the client waiting)."""
+    """pygls's protocol, made to answer every request and to survive any input: a body that
+    is not JSON gets a parse error, a message that is not JSON-RPC an invalid-request error,
+    parameters that do not fit the protocol an invalid-params error (pygls leaves both
+    unanswered), and requests before ``initialize`` or after ``shutdown`` errors (pygls
+    serves the first and drops the second, leaving the client waiting)."""
 
-    def structure_message(self, data: dict[str, Any]) -> Any:
+    def receive(self, frame: bytes | Malformed) -> None:
+        """Handle one message off the stream. Raises only ``SystemExit`` (``exit``)."""
+        if isinstance(frame, Malformed):
+            self._refuse(None, lsp.ErrorCodes.ParseError, frame.reason)
+            return
         try:
-            return super().structure_message(data)
+            data = json.loads(frame)
+        except (ValueError, RecursionError) as error:
+            self._refuse(None, lsp.ErrorCodes.ParseError, f"the message is not JSON: {error}")
+            return
+        problem = _invalid(data)
+        if problem is not None:
+            self._refuse(_request_id(data), lsp.ErrorCodes.InvalidRequest, problem)
+            return
+        if self._refused_now(data):
+            return
+        method = data.get("method")
+        if isinstance(method, str) and "params" not in data and \
+                self.get_message_type(method) is None:
+            data = {**data, "params": None}  # pygls's generic messages require params
+        try:
+            message = self.structure_message(data)
         except JsonRpcException as error:
-            if "jsonrpc" in data and "id" in data and "method" in data:
-                logger.warning("invalid %s request: %s", data.get("method"), error)
+            logger.warning("invalid %s message: %s", method or "response", error)
+            if method is not None and "id" in data:
                 self._send_response(data["id"], None, error.to_response_error())
-                return _Answered()
-            raise
+            return
+        try:
+            self.handle_message(message)
+        except Exception:
+            logger.exception("handling a %s message failed", method or "response")
+
+    def _refused_now(self, data: dict[str, Any]) -> bool:
+        """Refuse what the server's state does not allow: requests before ``initialize``
+        (notifications then are dropped), a second ``initialize``, anything but ``exit``
+        after ``shutdown``."""
+        method = data.get("method")
+        if method is None or method == lsp.EXIT:
+            return False
+        request = "id" in data
+        reason: tuple[int, str] | None = None
+        if self._shutdown:
+            reason = (lsp.ErrorCodes.InvalidRequest, "the server is shut down")
+        elif self._workspace is None and method != lsp.INITIALIZE:
+            reason = (lsp.ErrorCodes.ServerNotInitialized, "the server is not initialized")
+        elif self._workspace is not None and method == lsp.INITIALIZE:
+            reason = (lsp.ErrorCodes.InvalidRequest, "the server is already initialized")
+        if reason is None:
+            return False
+        if request:
+            self._refuse(data["id"], *reason)
+        else:
+            logger.warning("%s notification dropped: %s", method, reason[1])
+        return True
+
+    def _refuse(self, msg_id: MsgId | None, code: int, message: str) -> None:
+        logger.warning("answering %s with error %d: %s", msg_id, code, message)
+        self._send_response(msg_id, None, lsp.ResponseError(code, message))  # type: ignore[arg-type]
+
+    @lsp_method(lsp.TEXT_DOCUMENT_DID_CHANGE)
+    def lsp_text_document__did_change(
+            self, params: lsp.DidChangeTextDocumentParams) -> Generator[Any, Any, None]:
+        """The session keeps the open documents' texts (``did_change`` applies the changes):
+        pygls's copy, which splits lines where LSP does not and fails on a document that is
+        not open, is not kept."""
+        if (handler := self.fm.features.get(lsp.TEXT_DOCUMENT_DID_CHANGE)) is not None:
+            yield handler, (params,), None
 
 
 class TypeseerServer(LanguageServer):
@@ -127,6 +217,37 @@ class TypeseerServer(LanguageServer):
         self.initial_settings: dict[str, Any] = {}
         self._loop: asyncio.AbstractEventLoop | None = None
         self._waiters: dict[str, list[asyncio.Future[None]]] = {}
+        #: The process's exit status once ``start_io`` returns: 1 after an ``exit`` without
+        #: ``shutdown``, as LSP asks.
+        self.exit_code = 0
+
+    # -- the transport -----------------------------------------------------------------------
+    def start_io(self, stdin: BinaryIO | None = None, stdout: BinaryIO | None = None) -> None:
+        """Serve over stdio until ``exit`` or the end of stdin; unlike pygls's reader,
+        ``FrameReader`` survives malformed headers and lengths (see ``stream``)."""
+        self._stop_event = threading.Event()
+        self.protocol.set_writer(StdoutWriter(stdout or sys.stdout.buffer))
+        try:
+            asyncio.run(self._serve(stdin or sys.stdin.buffer))
+        except BrokenPipeError:
+            logger.error("the connection to the client is lost: stopping")
+        except KeyboardInterrupt:
+            pass
+        except SystemExit as stop:  # pygls's ``exit`` handler
+            self.exit_code = stop.code if isinstance(stop.code, int) else 1
+        finally:
+            self.shutdown()  # type: ignore[no-untyped-call]
+
+    async def _serve(self, stdin: BinaryIO) -> None:
+        loop = asyncio.get_running_loop()
+        read = getattr(stdin, "read1", stdin.read)
+        reader = FrameReader(lambda: loop.run_in_executor(self.thread_pool, read, _CHUNK))
+        protocol = cast(_Protocol, self.protocol)
+        while self._stop_event is not None and not self._stop_event.is_set():
+            frame = await reader.next()
+            if frame is None:
+                return
+            protocol.receive(frame)
 
     # -- from the analysis thread ------------------------------------------------------------
     def analysed(self, uri: str) -> None:
@@ -136,9 +257,7 @@ class TypeseerServer(LanguageServer):
             loop.call_soon_threadsafe(self._wake, uri)
 
     def _wake(self, uri: str) -> None:
-        for future in self._waiters.pop(uri, []):
-            if not future.done():
-                future.set_result(None)
+        self.release(uri)
         if self.flags.refreshes_hints:
             try:
                 self.workspace_inlay_hint_refresh(None)
@@ -160,6 +279,12 @@ class TypeseerServer(LanguageServer):
             logger.warning("%s", text)
 
     # -- for handlers ------------------------------------------------------------------------
+    def release(self, uri: str) -> None:
+        """Wake the requests waiting for an analysis of ``uri`` (done, or closed)."""
+        for future in self._waiters.pop(uri, []):
+            if not future.done():
+                future.set_result(None)
+
     @property
     def encoding(self) -> Encoding:
         return Encoding.of(self.workspace.position_encoding)
@@ -252,14 +377,18 @@ def create_server(debounce: float = DEFAULT_DEBOUNCE,
     @server.feature(lsp.TEXT_DOCUMENT_DID_CHANGE)
     def did_change(ls: TypeseerServer, params: lsp.DidChangeTextDocumentParams) -> None:
         uri = params.text_document.uri
-        if ls.session is not None:
-            text = ls.workspace.get_text_document(uri).source  # pygls applied the changes
-            ls.session.change(uri, text, params.text_document.version)
+        document = ls.session.document(uri) if ls.session is not None else None
+        if document is None or ls.session is None:
+            logger.warning("change to %s, which is not open: ignored", uri)
+            return
+        text = changed_text(document.text, params.content_changes, ls.encoding)
+        ls.session.change(uri, text, params.text_document.version)
 
     @server.feature(lsp.TEXT_DOCUMENT_DID_CLOSE)
     def did_close(ls: TypeseerServer, params: lsp.DidCloseTextDocumentParams) -> None:
         if ls.session is not None:
             ls.session.close(params.text_document.uri)
+        ls.release(params.text_document.uri)  # its analysis will never come
 
     @server.feature(lsp.WORKSPACE_DID_CHANGE_WATCHED_FILES)
     def did_change_watched_files(ls: TypeseerServer,
@@ -349,6 +478,21 @@ def create_server(debounce: float = DEFAULT_DEBOUNCE,
                                        ls.encoding)
 
     return server
+
+
+def changed_text(text: str, changes: Sequence[lsp.TextDocumentContentChangeEvent],
+                 encoding: Encoding) -> str:
+    """``text`` after a ``didChange``'s changes, one after the other, with LSP's line breaks
+    and code units. A range is clamped to the text and read in order (a reversed one
+    replaces the same span)."""
+    for change in changes:
+        if isinstance(change, lsp.TextDocumentContentChangePartial):
+            start, end = sorted((Pos(change.range.start.line, change.range.start.character),
+                                 Pos(change.range.end.line, change.range.end.character)))
+            text = apply_replacements(text, [Replacement(start, end, change.text)], encoding)
+        else:
+            text = change.text
+    return text
 
 
 async def _pull_configuration(ls: TypeseerServer) -> None:
