@@ -304,6 +304,11 @@ def test_a_header_split_over_writes_and_lenient_headers_are_read(
         time.sleep(0.02)
         server.send_raw(whole[at:])
         assert server.answer(1_001)["result"] is None
+    big = encode({"jsonrpc": "2.0", "id": 1_002, "method": "typeseer/big",
+                  "params": {"text": "\r\n" * 1_500_000}})  # JSON-escaped: no raw CR LF
+    for start in range(0, len(big) + 1, 1 << 20):
+        server.send_raw(frame(big)[start:start + (1 << 20)])
+    assert error_code(server.answer(1_002)) == METHOD_NOT_FOUND
     assert server.null_errors() == []
 
 
@@ -473,6 +478,28 @@ def test_edits_at_positions_out_of_range_are_clamped(server: RawServer,
     assert shown is not None and "parameter `z`" in shown
 
 
+def test_edits_count_lines_and_characters_as_lsp_does(server: RawServer,
+                                                      served: Project) -> None:
+    """Only CR LF, CR and LF break lines (not form feeds, U+2028 or U+0085, which
+    ``str.splitlines`` breaks at), and characters are UTF-16 code units."""
+    text = ("import os\r\n\x0c\rdef f(a=1):\n    s = '\u2028\x85\U0001f600'\n"
+            "    return a\n")
+    uri = server.open(served.root / "pkg" / "breaks.py", text)
+    edits = [Replacement(Pos(2, 6), Pos(2, 7), "width"),  # def f(width=1.5):
+             Replacement(Pos(2, 12), Pos(2, 13), "1.5"),
+             Replacement(Pos(3, 13), Pos(3, 13), "!"),  # after the emoji's surrogate pair
+             Replacement(Pos(4, 11), Pos(4, 12), "width")]
+    for version, edit in enumerate(edits, start=2):
+        text = apply_replacements(text, [edit], Encoding.UTF16)
+        server.change(uri, version, {"range": {
+            "start": {"line": edit.start.line, "character": edit.start.character},
+            "end": {"line": edit.end.line, "character": edit.end.character}},
+            "text": edit.text})
+    assert "def f(width=1.5):" in text and "\U0001f600!'" in text and "return width" in text
+    server.same_hints(uri, served.root / "pkg" / "breaks_expected.py", text)
+    server.close(uri)
+
+
 # -- documents that are not open --------------------------------------------------------------
 
 def test_requests_for_documents_never_opened_get_empty_answers(
@@ -489,6 +516,22 @@ def test_requests_for_documents_never_opened_get_empty_answers(
         assert server.result("inlayHint/resolve", hint)["label"] == ": int"
     server.close(never)
     assert_serving(server, served)
+
+
+def test_forged_resolve_data_on_an_open_document_gets_the_item_back(
+        server: RawServer, served: Project) -> None:
+    uri = server.open(served.shapes)
+    assert server.hints(uri)
+    for data in [{"uri": uri, "keys": [["x", "y", "z", "w"]], "action": "site"},
+                 {"uri": uri, "keys": "bad", "action": 5, "versioned": "yes"},
+                 {"uri": uri, "keys": [[1, 2, 3, 4]], "action": "file"},
+                 {"uri": 5}, [1, 2], "data"]:
+        forged = {"title": "forged", "data": data}
+        assert server.result("codeAction/resolve", forged) == forged
+    for data in [{"uri": uri, "version": 1, "key": ["x", "y", "z", "w"]},
+                 {"uri": uri, "version": "1", "key": 5}, {"uri": uri, "version": 99}, 7]:
+        hint = {"position": {"line": 0, "character": 0}, "label": ": int", "data": data}
+        assert server.result("inlayHint/resolve", hint) == hint
 
 
 def test_a_closed_document_gets_empty_answers_and_its_changes_are_ignored(
@@ -577,12 +620,15 @@ def test_a_burst_of_edits_interleaved_with_requests_ends_on_the_final_text(
                 "textDocument": {"uri": uri}, "range": EVERYWHERE}))
             pending.append(server.request("textDocument/hover", {
                 "textDocument": {"uri": uri}, "position": {"line": 0, "character": 7}}))
+            if version % 4 == 0:
+                server.notify("$/cancelRequest", {"id": pending[-1]})
             if version % 5 == 0:
                 pending.append(server.request("textDocument/codeAction", {
                     "textDocument": {"uri": uri}, "range": EVERYWHERE,
                     "context": {"diagnostics": []}}))
     for msg_id in pending:
-        assert "error" not in server.answer(msg_id)
+        answer = server.answer(msg_id)
+        assert "error" not in answer or answer["error"]["code"] == REQUEST_CANCELLED
     final = "def last(x=1.5):\n    return x\n"
     for uri in texts:
         server.change(uri, 100, {"range": EVERYWHERE, "text": final})
