@@ -200,6 +200,11 @@ class RawServer:
         self._stdin.close()
         return self.process.wait(wait)
 
+    def log(self) -> str:
+        """What the server wrote on stderr so far."""
+        self._log.flush()
+        return Path(self._log.name).read_text()
+
     def stop(self) -> None:
         if self.process.poll() is None:
             self.process.kill()
@@ -644,6 +649,7 @@ def test_a_burst_of_edits_interleaved_with_requests_ends_on_the_final_text(
 def test_after_everything_it_still_answers_then_shuts_down_and_exits_with_0(
         server: RawServer, served: Project) -> None:
     assert_serving(server, served)
+    assert "Traceback" not in server.log()  # no handler failed, nothing was left unhandled
     assert server.result("shutdown") is None
     assert error_code(server.answer(server.request("textDocument/hover", {
         "textDocument": {"uri": served.shapes.as_uri()},
@@ -661,6 +667,7 @@ def test_requests_before_initialize_are_refused(fresh: RawServer, served: Projec
                                       "capabilities": {}}) == INVALID_REQUEST
     assert_serving(fresh, served)
     assert fresh.exit_status() == 1  # exit without shutdown
+    assert "Traceback" not in fresh.log()
 
 
 def test_the_end_of_stdin_stops_the_server(fresh: RawServer, served: Project) -> None:

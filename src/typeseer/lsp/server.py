@@ -17,17 +17,24 @@ import json
 import logging
 import sys
 import threading
-from collections.abc import Awaitable, Callable, Generator, Sequence
+from collections.abc import Awaitable, Callable, Generator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, BinaryIO, TypeVar, cast
 
+from cattrs import transform_error
+from cattrs.errors import ClassValidationError
 from lsprotocol import types as lsp
-from pygls.exceptions import JsonRpcException
+from pygls.exceptions import JsonRpcException, JsonRpcInvalidParams
 from pygls.io_ import StdoutWriter
 from pygls.lsp.server import LanguageServer
 from pygls.protocol import LanguageServerProtocol
-from pygls.protocol.json_rpc import MsgId
+from pygls.protocol.json_rpc import (
+    JsonRPCNotification,
+    JsonRPCRequestMessage,
+    JsonRPCResponseMessage,
+    MsgId,
+)
 from pygls.protocol.language_server import lsp_method
 
 from .. import __version__
@@ -123,6 +130,17 @@ def _invalid(data: object) -> str | None:
     return None
 
 
+def _check_params(message: object, commands: Mapping[str, object]) -> None:
+    """Raise an invalid-params error for what the protocol's types let through but pygls
+    fails on: a cancellation of an id no request can have (its lookup raises), a command
+    the server does not have (pygls answers it, logging a traceback)."""
+    if isinstance(message, lsp.CancelNotification) and not _valid_id(message.params.id):
+        raise JsonRpcInvalidParams.of(f"no request has the id {message.params.id!r}")
+    if isinstance(message, lsp.ExecuteCommandRequest) and \
+            message.params.command not in commands:
+        raise JsonRpcInvalidParams.of(f"no command {message.params.command!r}")
+
+
 class _Protocol(LanguageServerProtocol):
     """pygls's protocol, made to answer every request and to survive any input: a body that
     is not JSON gets a parse error, a message that is not JSON-RPC an invalid-request error,
@@ -147,13 +165,10 @@ class _Protocol(LanguageServerProtocol):
         if self._refused_now(data):
             return
         method = data.get("method")
-        if isinstance(method, str) and "params" not in data and \
-                self.get_message_type(method) is None:
-            data = {**data, "params": None}  # pygls's generic messages require params
         try:
-            message = self.structure_message(data)
+            message = self._structure(data)
         except JsonRpcException as error:
-            logger.warning("invalid %s message: %s", method or "response", error)
+            logger.warning("invalid %s message: %s", method or "response", error.message)
             if method is not None and "id" in data:
                 self._send_response(data["id"], None, error.to_response_error())
             return
@@ -161,6 +176,29 @@ class _Protocol(LanguageServerProtocol):
             self.handle_message(message)
         except Exception:
             logger.exception("handling a %s message failed", method or "response")
+
+    def _structure(self, data: dict[str, Any]) -> Any:
+        """The typed message (pygls's ``structure_message`` for a checked message, raising an
+        invalid-params error that says what is wrong, without logging a traceback)."""
+        method = data.get("method")
+        kind: Any
+        if isinstance(method, str):
+            kind = self.get_message_type(method)
+            if kind is None:
+                kind = JsonRPCRequestMessage if "id" in data else JsonRPCNotification
+                data = {"params": None, **data}  # pygls's generic messages require params
+        elif "error" in data:
+            kind = lsp.ResponseErrorMessage
+        else:
+            kind = self._result_types.pop(data["id"], None) or JsonRPCResponseMessage
+        try:
+            message = self._converter.structure(data, kind)
+        except ClassValidationError as error:
+            raise JsonRpcInvalidParams.of("; ".join(transform_error(error))) from error
+        except Exception as error:
+            raise JsonRpcInvalidParams.of(error) from error
+        _check_params(message, self.fm.commands)
+        return message
 
     def _refused_now(self, data: dict[str, Any]) -> bool:
         """Refuse what the server's state does not allow: requests before ``initialize``
