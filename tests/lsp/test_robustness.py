@@ -505,6 +505,24 @@ def test_edits_count_lines_and_characters_as_lsp_does(server: RawServer,
     server.close(uri)
 
 
+def test_documents_that_are_not_files_get_empty_answers_at_once(
+        server: RawServer, served: Project) -> None:
+    text = "def f(a=1.5):\n    return a\n"
+    for uri in ["untitled:Untitled-1", "file:///", served.root.as_uri(), "not a uri", ""]:
+        server.notify("textDocument/didOpen", {"textDocument": {
+            "uri": uri, "languageId": "python", "version": 1, "text": text}})
+        started = time.monotonic()
+        assert server.hints(uri) == [] and server.hover(uri, 0, 6) is None
+        assert server.actions(uri, {"line": 0, "character": 6}) == []
+        assert time.monotonic() - started < 5, uri  # not waiting for an analysis
+        server.close(uri)
+    elsewhere = "file:///no/such/dir/lone.py"  # a file not on disk is analysed all the same
+    server.notify("textDocument/didOpen", {"textDocument": {
+        "uri": elsewhere, "languageId": "python", "version": 1, "text": text}})
+    server.hints_until(elsewhere, {(0, ": float"), (0, "-> float")})
+    server.close(elsewhere)
+
+
 # -- documents that are not open --------------------------------------------------------------
 
 def test_requests_for_documents_never_opened_get_empty_answers(

@@ -330,10 +330,14 @@ class TypeseerServer(LanguageServer):
     async def analysis(self, uri: str, *, fresh: bool) -> Analysis | None:
         """The latest analysis of an open document; with ``fresh``, the analysis of its
         current text, waited for up to ``ACTION_WAIT``. A document not analysed yet is waited
-        for up to ``FIRST_WAIT``; None when the time is up or the document is closed."""
+        for up to ``FIRST_WAIT``; None when the time is up, the document is closed or it is
+        never analysed."""
         session = self.session
         if session is None:
             return None
+        document = session.document(uri)
+        if document is None or document.path is None:
+            return None  # not open, or never analysed (not a file)
         loop = asyncio.get_running_loop()
         first = session.latest(uri) is None
         deadline = loop.time() + (FIRST_WAIT if first else ACTION_WAIT)

@@ -60,7 +60,8 @@ class Document:
     """One version of a document the editor has open."""
 
     uri: str
-    #: Absolute path of a ``file:`` document; None for other schemes (never analysed).
+    #: Absolute path of a ``file:`` document; None for other schemes and for a URI naming a
+    #: directory (never analysed).
     path: Path | None
     text: str
     version: int
@@ -257,13 +258,13 @@ class Session:
     def open(self, uri: str, text: str, version: int) -> None:
         """A document was opened: analyse it right away."""
         with self._condition:
-            self._documents[uri] = Document(uri, _path_of(uri), text, version)
+            self._documents[uri] = Document(uri, _document_path(uri), text, version)
             self._schedule(uri, 0.0)
 
     def change(self, uri: str, text: str, version: int) -> None:
         """A document's text changed: analyse it once it has been quiet for ``debounce``."""
         with self._condition:
-            self._documents[uri] = Document(uri, _path_of(uri), text, version)
+            self._documents[uri] = Document(uri, _document_path(uri), text, version)
             self._schedule(uri, self.debounce)
 
     def close(self, uri: str) -> None:
@@ -541,6 +542,13 @@ class Session:
         if len(files) > MAX_INDEXED_FILES:
             files = [s for s in files if s.path in overlay]
         index.update(files, overlay, config.max_file_bytes)
+
+
+def _document_path(uri: str) -> Path | None:
+    """The path of a document that can be analysed: a ``file:`` URI that does not name a
+    directory (whose workspace would be all the files under it: ``file:///`` is the disk)."""
+    path = _path_of(uri)
+    return None if path is None or path.is_dir() else path
 
 
 def _path_of(uri: str) -> Path | None:
