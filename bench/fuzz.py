@@ -12,8 +12,9 @@ What counts as a crash:
 
 Each input is decoded as UTF-8 (invalid bytes replaced). A crash does not stop the run: each
 distinct one (by exception type and the line that raised it) is recorded with its smallest
-input, and the run goes on. The seed corpus is bench/fuzz_seeds/<target>/; inputs libFuzzer
-finds go to a temporary directory (or ``--corpus``). Prints a table and writes
+input, and the run goes on. The seed corpus is bench/fuzz_seeds/<target>/ (and the mutation
+dictionary bench/fuzz_seeds/<target>.dict); inputs libFuzzer finds go to a temporary directory
+(or ``--corpus``). Prints a table and writes
 bench/results/fuzz_<target>.json.
 
     .venv/bin/python bench/fuzz.py --target typeexpr --seconds 600
@@ -140,7 +141,7 @@ def _run(target: str, runs: int | None, seconds: int | None, corpus: Path | None
         findings_path = Path(scratch) / "findings.jsonl"
         findings_path.touch()
         options = [f"-timeout={HANG_SECONDS}", "-rss_limit_mb=4096", "-max_len=4096",
-                   f"-artifact_prefix={scratch}/"]
+                   f"-artifact_prefix={scratch}/", f"-dict={SEEDS / target}.dict"]
         if runs is not None:
             options.append(f"-runs={runs}")
         if seconds is not None:

@@ -215,6 +215,14 @@ _LEAVES = frozenset({
 _UNSET = object()
 
 
+class _EndOfLambda(ast.AST):
+    """Marks, on the visitor's stack, where a lambda's body ends (its parameters go out of
+    scope)."""
+
+
+_END_OF_LAMBDA = _EndOfLambda()
+
+
 class _ScopeBuilder:
     """Single pass over a module building its scope tree."""
 
@@ -286,6 +294,17 @@ class _ScopeBuilder:
                 push(current.value)  # type: ignore[attr-defined]
                 continue
             if cls in _LEAVES:
+                continue
+            if cls is ast.Lambda:
+                # Here, not in a handler: ``lambda: 1 if a else lambda: ...`` nests without
+                # brackets, so without the parser's limit on nesting.
+                lambda_node: ast.Lambda = current  # type: ignore[assignment]
+                self.comprehension_names.append(self._lambda_names(lambda_node))
+                push(_END_OF_LAMBDA)
+                push(lambda_node.body)
+                continue
+            if cls is _EndOfLambda:
+                self.comprehension_names.pop()
                 continue
             method = handlers.get(cls, _UNSET)
             if method is _UNSET:
@@ -411,16 +430,15 @@ class _ScopeBuilder:
 
     visit_YieldFrom = visit_Yield
 
-    def visit_Lambda(self, node: ast.Lambda) -> None:
+    def _lambda_names(self, node: ast.Lambda) -> set[str]:
+        """A lambda's parameters (visiting its defaults, which are evaluated outside it)."""
         names = {a.arg for a in (*node.args.posonlyargs, *node.args.args, *node.args.kwonlyargs)}
         for extra in (node.args.vararg, node.args.kwarg):
             if extra is not None:
                 names.add(extra.arg)
         self.visit_many([d for d in node.args.defaults])
         self.visit_many([d for d in node.args.kw_defaults if d is not None])
-        self.comprehension_names.append(names)
-        self.visit(node.body)
-        self.comprehension_names.pop()
+        return names
 
     def _visit_comprehension(self, node: ast.ListComp | ast.SetComp | ast.GeneratorExp
                              | ast.DictComp) -> None:
