@@ -8,6 +8,7 @@ correctly afterwards. ``test_server.py`` drives the same server with a well-beha
 
 from __future__ import annotations
 
+import asyncio
 import itertools
 import json
 import queue
@@ -21,7 +22,7 @@ from typing import IO, Any
 
 import pytest
 
-from typeseer.lsp.stream import MAX_BODY
+from typeseer.lsp.stream import MAX_BODY, FrameReader, Malformed
 from typeseer.lsp.text import Encoding, Pos, Replacement, apply_replacements
 
 from .conftest import Project, write_project
@@ -298,7 +299,7 @@ def test_a_malformed_frame_gets_a_parse_error_and_the_next_message_is_served(
     assert_serving(server, served)
 
 
-def test_a_header_split_over_writes_and_lenient_headers_are_read(
+def test_split_and_lenient_headers_are_read_and_junk_between_messages_is_skipped(
         server: RawServer, served: Project) -> None:
     uri = served.shapes.as_uri()
     body = _hover_request(uri, 1_001)
@@ -309,12 +310,42 @@ def test_a_header_split_over_writes_and_lenient_headers_are_read(
         time.sleep(0.02)
         server.send_raw(whole[at:])
         assert server.answer(1_001)["result"] is None
+    for junk in [b"\r\n", b"garbage", b"x" * 200_000 + b"\r\n", b"\x00\xff" * 1000]:
+        server.send_raw(junk + frame(body))  # skipped: not a message, so no answer
+        assert server.answer(1_001)["result"] is None
     big = encode({"jsonrpc": "2.0", "id": 1_002, "method": "typeseer/big",
                   "params": {"text": "\r\n" * 1_500_000}})  # JSON-escaped: no raw CR LF
     for start in range(0, len(big) + 1, 1 << 20):
         server.send_raw(frame(big)[start:start + (1 << 20)])
     assert error_code(server.answer(1_002)) == METHOD_NOT_FOUND
     assert server.null_errors() == []
+
+
+def _frames(data: bytes, piece: int) -> list[bytes | Malformed]:
+    """What ``FrameReader`` makes of ``data`` read ``piece`` bytes at a time."""
+    chunks = iter([data[i:i + piece] for i in range(0, len(data), piece)])
+
+    async def read() -> bytes:
+        return next(chunks, b"")
+
+    async def everything() -> list[bytes | Malformed]:
+        reader, found = FrameReader(read), []
+        while (frame := await reader.next()) is not None:
+            found.append(frame)
+        return found
+
+    return asyncio.run(everything())
+
+
+@pytest.mark.parametrize("piece", [1, 7, 1 << 20])
+def test_frames_are_found_again_after_any_damage_whatever_the_reads(piece: int) -> None:
+    good = [b'{"a": 1}', b'{"b": "\\r\\n"}', b"[]"]
+    data = (b"junk" + frame(good[0]) + b"Content-Length: -1\r\n\r\n" + frame(good[1])
+            + frame(b'{"cut', 500) + frame(good[2]) + frame(b"{}", 1) + frame(good[0])
+            + frame(b'{"end', 50))
+    found = _frames(data, piece)
+    assert [f if isinstance(f, bytes) else type(f) for f in found] == [
+        good[0], Malformed, good[1], Malformed, good[2], b"{", good[0], Malformed]
 
 
 # -- JSON that is not JSON-RPC ----------------------------------------------------------------
