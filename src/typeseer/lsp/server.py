@@ -5,7 +5,9 @@ The one exception is a code action on a document whose latest edit is not analys
 edit must be computed on the current text, so it waits (without blocking the loop) for that
 analysis, at most ``ACTION_WAIT`` seconds. Rendering an edit (LibCST) runs in a thread.
 Every handler turns a failure into an empty answer and a log line: a bad request, a position
-outside the document or a closed document never stops the server.
+outside the document or a closed document never stops the server. Below the handlers,
+``stream.FrameReader`` and ``_Protocol`` answer malformed input with JSON-RPC errors (parse
+error, invalid request, invalid params) and go on reading.
 """
 
 from __future__ import annotations
