@@ -9,6 +9,8 @@ from __future__ import annotations
 import libcst as cst
 from libcst.metadata import CodeRange, MetadataWrapper, PositionProvider
 
+from .parsing import check_libcst_depth
+
 __all__ = ["downgrade"]
 
 
@@ -39,6 +41,7 @@ def downgrade(text: str, lines: list[str]) -> str | None:
     """Position-preserving rewrite of PEP 695 syntax in ``text`` (split into ``lines`` with
     their line breaks), or None when LibCST rejects the text too."""
     try:
+        check_libcst_depth(text)
         module = cst.parse_module(text)
     except (cst.ParserSyntaxError, RecursionError, ValueError):
         return None

@@ -14,7 +14,7 @@ import ast
 import re
 import warnings
 
-__all__ = ["ParseFailure", "parse_source"]
+__all__ = ["LIBCST_MAX_DEPTH", "ParseFailure", "check_libcst_depth", "parse_source"]
 
 
 class ParseFailure(Exception):
@@ -73,3 +73,46 @@ def _downgrade_newer_syntax(text: str) -> str | None:
     from ._newer_syntax import downgrade  # LibCST loads only when needed (~0.2 s)
 
     return downgrade(text, _LINE.findall(text))
+
+
+#: The deepest expression nesting handed to LibCST. Its native parser overflows the stack (the
+#: process dies) on chains of about 10,000 ``and`` or unary operators, and takes minutes over
+#: long operator, call or subscript chains; its Python side fails near 500 levels anyway (the
+#: recursion limit), so nothing LibCST could have handled is refused.
+LIBCST_MAX_DEPTH = 1000
+
+#: Tokens that nest one level deeper in LibCST's tree when chained: operators, ``and``/``or``/
+#: ``not``, attribute dots (not decimal points), calls, subscripts, ``if``-expressions, lambdas.
+_CHAIN_TOKEN = re.compile(r"\b(?:and|or|not|if|lambda)\b|[-+*/%@&|^~<>]|(?<![\d.])\.(?!\d)|[(\[]")
+
+
+def check_libcst_depth(text: str) -> None:
+    """Raise RecursionError when ``text`` nests expressions deeper than LIBCST_MAX_DEPTH, so
+    that LibCST never sees it (see LIBCST_MAX_DEPTH: it can crash the process)."""
+    try:
+        tree = _parse_ast(text, "<depth check>")
+    except (RecursionError, MemoryError):
+        raise RecursionError("expressions nested too deeply for LibCST") from None
+    except (SyntaxError, ValueError):
+        # No tree (newer or invalid syntax): bound the chain tokens of each physical line,
+        # a generous over-estimate of the nesting a line can open.
+        if any(len(_CHAIN_TOKEN.findall(line)) > LIBCST_MAX_DEPTH
+               for line in _LINE.findall(text)):
+            raise RecursionError("expressions nested too deeply for LibCST") from None
+        return
+    if _libcst_depth(tree) > LIBCST_MAX_DEPTH:
+        raise RecursionError("expressions nested too deeply for LibCST")
+
+
+def _libcst_depth(tree: ast.AST) -> int:
+    """The nesting depth of LibCST's tree for ``tree``: as ``ast``'s, except that a boolean
+    chain of n operands (one ``ast.BoolOp``) nests n - 1 deep there."""
+    deepest = 0
+    stack: list[tuple[ast.AST, int]] = [(tree, 0)]
+    while stack:
+        node, depth = stack.pop()
+        depth += len(node.values) - 1 if isinstance(node, ast.BoolOp) else 1
+        if depth > deepest:
+            deepest = depth
+        stack.extend((child, depth) for child in ast.iter_child_nodes(node))
+    return deepest

@@ -31,6 +31,8 @@ from pathlib import Path
 
 import libcst as cst
 
+from .parsing import check_libcst_depth
+
 __all__ = ["StripError", "StripStats", "strip_annotations", "strip_tree"]
 
 
@@ -165,6 +167,7 @@ def strip_annotations(source: str) -> str:
     Raises StripError when LibCST cannot parse the source. Idempotent.
     """
     try:
+        check_libcst_depth(source)
         module = cst.parse_module(source)
     except (cst.ParserSyntaxError, RecursionError, ValueError) as error:
         message = str(error).splitlines()[0] if str(error) else error.__class__.__name__
