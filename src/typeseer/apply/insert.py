@@ -17,6 +17,7 @@ from libcst.codemod import CodemodContext
 from libcst.codemod.visitors import AddImportsVisitor
 from libcst.metadata import CodeRange, MetadataWrapper, PositionProvider
 
+from ..parsing import check_libcst_depth
 from ..sites import SiteKind
 from .names import Import
 from .plan import Edit
@@ -35,13 +36,17 @@ class ModuleRenderer:
         self.text = text
         self.module_name = module_name
         try:
+            check_libcst_depth(text)  # deeper chains crash LibCST's parser
             module = cst.parse_module(text)
         except cst.ParserSyntaxError as error:
             raise RenderError(f"LibCST cannot parse it: {error.message}") from None
+        except RecursionError as error:
+            raise RenderError(str(error)) from None
         self._wrapper = MetadataWrapper(module, unsafe_skip_copy=True)
         self._positions: Mapping[cst.CSTNode, CodeRange] = self._wrapper.resolve(
             PositionProvider)
         self._pieces: list[str] | None = None  # each top-level statement's code, on demand
+        self._lost_suffix: str | None = None  # what LibCST's code of the module lacks, on demand
 
     def render(self, edits: Sequence[Edit]) -> str:
         """The module's text with ``edits`` written in (the original text when none)."""
@@ -69,7 +74,22 @@ class ModuleRenderer:
             body = annotator._with_declarations(module.body, body)
         module = module.with_changes(body=body)
         module = _add_imports(module, self.module_name, imports)
-        return module.code
+        return module.code + self._suffix_lost()
+
+    def _suffix_lost(self) -> str:
+        """What LibCST's code of the unchanged module lacks at its end: a final lone ``\\r``
+        (it keeps every other byte). Raises RenderError when it would lose anything else: form
+        feeds at the start of some lines, for one."""
+        if self._lost_suffix is None:
+            code = self._wrapper.module.code
+            if code == self.text:
+                self._lost_suffix = ""
+            elif self.text.endswith("\r") and code == self.text[:-1]:
+                self._lost_suffix = "\r"
+            else:
+                raise RenderError("LibCST would not keep every byte of it (form feeds at the "
+                                  "start of lines?)")
+        return self._lost_suffix
 
     def prepare(self) -> None:
         """Do ahead what the first render would (an editor warms its renderer while idle)."""
