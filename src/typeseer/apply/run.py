@@ -113,6 +113,8 @@ class _File:
     renderer: ModuleRenderer | None = None
     edits: list[Edit] = field(default_factory=list)
     claimed: dict[str, Import] = field(default_factory=dict)
+    #: Set when the text cannot be rewritten: nothing more is planned for it.
+    unrenderable: bool = False
 
     def render(self, edits: Sequence[Edit]) -> str:
         if not edits:
@@ -148,7 +150,7 @@ def apply(paths: Sequence[str | Path], config: Config | None = None, *, write: b
         added = 0
         for relpath, predictions in _by_file(inferred.predictions).items():
             file = files.get(relpath)
-            if file is None:
+            if file is None or file.unrenderable:
                 continue
             known = {e.key for e in file.edits}
             fresh = [p for p in predictions if p.key not in known]
@@ -261,9 +263,11 @@ def _render_or_keep(file: _File, edits: Sequence[Edit], result: ApplyResult) -> 
     try:
         return file.render(edits)
     except (ValueError, RecursionError) as error:  # RenderError is a ValueError
-        result.diagnostics.append(Diagnostic(file.source.relpath, f"not annotated: {error}",
+        reason = "nested too deeply to rewrite" if isinstance(error, RecursionError) else error
+        result.diagnostics.append(Diagnostic(file.source.relpath, f"not annotated: {reason}",
                                              Severity.SKIPPED))
         file.edits.clear()
+        file.unrenderable = True
         return file.text
 
 
