@@ -8,6 +8,7 @@ from pathlib import Path
 
 from ..config import Config
 from ..fileio import atomic_write_text
+from ..parsing import ParseFailure, parse_source
 from ..project import module_name_for
 from ..sources import Diagnostic, Severity, UnreadableSource, discover, read_source
 from .run import apply
@@ -47,7 +48,8 @@ def write_stubs(paths: Sequence[str | Path], out_dir: Path, config: Config) -> S
         if text is None:
             try:
                 text = read_source(source, config.max_file_bytes)
-            except UnreadableSource:
+                parse_source(text, source.relpath)
+            except (UnreadableSource, ParseFailure):
                 continue  # reported by the annotation step
         target = stub_path(out_dir, source.relpath)
         if target is None:
