@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import codecs
 import errno
 import fnmatch
 import io
@@ -190,6 +191,9 @@ class UnreadableSource(Exception):
 
 def decode_source(data: bytes) -> str:
     """Decode Python source as the interpreter would (BOM, encoding cookie, UTF-8 default)."""
+    if data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):  # UTF-32's start alike
+        raise UnreadableSource("UTF-16 or UTF-32 text (byte order mark): Python reads source "
+                               "only in ASCII-compatible encodings, skipped")
     if b"\0" in data:
         raise UnreadableSource("binary file (contains null bytes), skipped")
     try:
@@ -198,6 +202,9 @@ def decode_source(data: bytes) -> str:
         if "missing" in str(error):  # detect_encoding read non-UTF-8 bytes and found no cookie
             raise UnreadableSource("not valid UTF-8 text and no encoding declaration, skipped") \
                 from None
+        if data.startswith(codecs.BOM_UTF8):
+            raise UnreadableSource("the UTF-8 byte order mark contradicts the encoding "
+                                   "declaration") from None
         raise UnreadableSource(f"bad encoding declaration: {error}") from None
     try:
         return data.decode(encoding)
