@@ -213,13 +213,22 @@ def decode_source(data: bytes) -> str:
             from None
 
 
+def _megabytes(size: int, other: int) -> str:
+    """``size`` in MB, with as many decimals as it takes to tell it from ``other``."""
+    for decimals in range(1, 7):
+        if round(size / 1e6, decimals) != round(other / 1e6, decimals):
+            break
+    return f"{size / 1e6:.{decimals}f}"
+
+
 def read_source(source: SourceFile, max_bytes: int = DEFAULT_MAX_FILE_BYTES) -> str:
     """The text of ``source``; raises UnreadableSource with a one-line reason."""
     try:
         size = source.path.stat().st_size
         if size > max_bytes:
             raise UnreadableSource(
-                f"file is {size / 1e6:.1f} MB, above the {max_bytes / 1e6:.1f} MB limit "
+                f"file is {_megabytes(size, max_bytes)} MB, above the "
+                f"{_megabytes(max_bytes, size)} MB limit "
                 "(likely generated; raise --max-file-size to analyse it), skipped"
             )
         data = source.path.read_bytes()
