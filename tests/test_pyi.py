@@ -235,6 +235,25 @@ SMALL_CASES = [
         """,
         id="def-beats-reassignment",
     ),
+    pytest.param(
+        """
+        import os
+        from typing import TypeVar
+        T = TypeVar("T")
+        FLAGS = os.O_RDONLY | os.O_CREAT
+        Maybe = T | None
+        """,
+        """
+        import os
+        from typing import TypeVar
+        from _typeshed import Incomplete
+
+        T = TypeVar("T")
+        FLAGS: Incomplete
+        Maybe = T | None
+        """,
+        id="flags-are-not-a-union",
+    ),
 ]
 
 

@@ -231,6 +231,12 @@ def _is_sunder(name: str) -> bool:
     return len(name) > 2 and name[0] == name[-1] == "_" and name[1] != "_" and name[-2] != "_"
 
 
+def _is_constant_name(name: str) -> bool:
+    """``O_RDONLY``, ``S_IWUSR``: the spelling of a constant (capitals with an underscore),
+    never of a class or type variable."""
+    return "_" in name.strip("_") and name.isupper()
+
+
 def _is_capwords(name: str) -> bool:
     return name[:1].isupper() and not name.isupper()
 
@@ -863,6 +869,8 @@ class _StubBuilder:
                 return False
             if dotted in _CONSTANTS:
                 return in_union and dotted == "None"
+            if in_union and _is_constant_name(dotted.rpartition(".")[2]):
+                return False  # ``os.O_RDONLY | os.O_CREAT`` combines flags: not a type
             return self._is_available(dotted.partition(".")[0], scope)
         if isinstance(value, cst.BinaryOperation) and isinstance(value.operator, cst.BitOr):
             return (self._is_type_expression(value.left, scope, in_union=True)
