@@ -125,7 +125,10 @@ def _simple_statement(draw: st.DrawFn) -> str:
         f"yield {value}", f"{target} += 1", f"n: int = {value}", "m: str", f"print({value})",
         "pass", "import os", "from typing import List", "from collections import OrderedDict",
         f"del {target}" if "*" not in target else "pass", "global g", "raise",
-        f"(q := {value})", f"assert {value}, 'm'")))
+        f"(q := {value})", f"assert {value}, 'm'", f"{target} = {value}  # type: ignore",
+        f"{target} = {value}  # type: List[int]", f"self.a += {value}", "x: 'C' = C()",
+        f"[q for p in {value} if (q := p)]", "int = 3", "import typing as t",
+        f"for {target} in {value}: pass", f"with open('p') as (a, *b): {target} = a")))
 
 
 @st.composite
@@ -141,9 +144,12 @@ def _block(draw: st.DrawFn, depth: int) -> list[str]:
         elif kind == 5:
             header = draw(st.sampled_from((
                 "for i in range(3):", "for k, v in {}.items():", "with open('p') as fh:",
-                "while n:", "if x:", "try:", "async for i in g:", "with a as (b, c):")))
-            lines.append(header)
-            lines.extend("    " + line for line in draw(_block(depth + 1)))
+                "while n:", "if x:", "try:", "async for i in g:", "with a as (b, c):",
+                "with (open('a') as fa, open('b') as fb):", "match x:\n    case [a, *b]:",
+                "if TYPE_CHECKING:", "for i, (j, *k) in x:  # loop")))
+            headers = header.split("\n")  # match: the case line too
+            lines.extend(headers)
+            lines.extend("    " * len(headers) + line for line in draw(_block(depth + 1)))
             if header == "try:":
                 lines.append("except ValueError as error:")
                 lines.append("    pass")
@@ -178,7 +184,10 @@ def _class(draw: st.DrawFn, depth: int = 0) -> list[str]:
     bases = draw(st.sampled_from(("", "()", "(object)", "(Base)", "(Enum)", "(NamedTuple)",
                                   "(Protocol)", "(TypedDict)")))
     body = draw(_block(depth))
-    return [f"class C{bases}:", *("    " + line for line in body)]
+    name = draw(st.sampled_from(("C", "C", "Text", "List", "Optional", "Base", "Any")))
+    decorators = draw(st.lists(st.sampled_from(("@dataclass", "@final", "@register(1)")),
+                               max_size=1))
+    return [*decorators, f"class {name}{bases}:", *("    " + line for line in body)]
 
 
 _PREAMBLES = ("", '"""Module doc."""\n', "from __future__ import annotations\n",
@@ -198,7 +207,8 @@ def annotatable_programs(draw: st.DrawFn) -> str:
         elif kind == 3:
             lines.extend(draw(_class()))
         else:
-            lines.extend(draw(_block(2)))
+            lines.extend(line for line in draw(_block(2))  # no return or yield out here
+                         if not line.lstrip().startswith(("return", "yield")))
     newline = draw(st.sampled_from(("\n", "\n", "\r\n")))
     indent = draw(st.sampled_from(("    ", "    ", "\t", "  ")))
     text = newline.join(line.replace("    ", indent) for line in lines)
