@@ -7,10 +7,12 @@ it; the memory of the whole process tree (the CLI and its workers) is sampled fr
 every 50 ms, and the peak of the sum is reported with the peak of any single process. Target:
 under 2 GiB. Both modes are measured: with the model (the default) and static only
 (``--no-model``). Also reported: the files skipped (and why), and with ``--slowest``, the files
-whose analysis took longest (one in-process run, timing each file), which is what the
-per-file time limit (``file-timeout``) is measured against.
+whose analysis took longest (one in-process run, timing each file; the first file's time
+includes gathering the model's call-site index, which runs before any file, outside its time
+limit), which is what the per-file time limit (``file-timeout``) is measured against.
 
     .venv/bin/python bench/memory.py [--runs 3] [--jobs 1,2] [--modes model,static] [--slowest]
+        [--baseline OTHER_CHECKOUT/src]
 
 Writes bench/results/memory.json. Linux only (``/proc``).
 """
@@ -89,6 +91,7 @@ class Sampler(threading.Thread):
 
 @dataclass(frozen=True, slots=True)
 class Run:
+    code: str
     jobs: int
     model: bool
     seconds: float
@@ -97,12 +100,15 @@ class Run:
     peak_single_mib: int
 
 
-def measure(roots: list[Path], jobs: int, model: bool, output: Path) -> Run:
+def measure(roots: list[Path], jobs: int, model: bool, output: Path,
+            src: Path | None = None) -> Run:
+    """One run; ``src``: run the typeseer of another checkout's ``src`` instead."""
+    env = dict(os.environ, PYTHONPATH=str(src)) if src is not None else None
     command = [sys.executable, "-m", "typeseer", "infer", *map(str, roots), "--no-cache",
                "--jobs", str(jobs), "--format", "jsonl", "--output", str(output), "--quiet",
                *([] if model else ["--no-model"])]
     started = time.perf_counter()
-    process = subprocess.Popen(command, stderr=subprocess.PIPE, text=True)
+    process = subprocess.Popen(command, stderr=subprocess.PIPE, text=True, env=env)
     sampler = Sampler(process.pid)
     sampler.start()
     _, stderr = process.communicate()
@@ -113,7 +119,8 @@ def measure(roots: list[Path], jobs: int, model: bool, output: Path) -> Run:
         raise SystemExit(f"typeseer infer failed ({process.returncode}): {stderr[-2000:]}")
     with output.open("rb") as handle:
         predictions = sum(1 for _ in handle)
-    return Run(jobs, model, round(seconds, 2), predictions, round(sampler.peak_total_kib / 1024),
+    return Run("this" if src is None else str(src), jobs, model, round(seconds, 2),
+               predictions, round(sampler.peak_total_kib / 1024),
                round(sampler.peak_single_kib / 1024))
 
 
@@ -149,19 +156,27 @@ def main() -> None:
     parser.add_argument("--slowest", action="store_true",
                         help="also time each file in one in-process run")
     parser.add_argument("--cache", type=Path, default=DEFAULT_CACHE)
+    parser.add_argument("--baseline", type=Path, metavar="SRC",
+                        help="also run the typeseer in SRC (another checkout's src "
+                             "directory, e.g. a git worktree), alternating with this one")
     args = parser.parse_args()
     roots, files, lines = assemble(args.packages.split(","), args.cache)
     print(f"project: {args.packages}: {files:,} files, {lines:,} lines")
     output = args.cache / "memory-output.jsonl"
-    series = {(mode, jobs): [measure(roots, jobs, mode == "model", output)
-                             for _ in range(args.runs)]
-              for mode in args.modes.split(",") for jobs in map(int, args.jobs.split(","))}
-    print("| mode | jobs | median s | lines/s | peak MiB, process tree (median) | (max) "
-          "| peak MiB, one process | predictions |")
-    print("|---|---:|---:|---:|---:|---:|---:|---:|")
-    for (mode, jobs), runs in series.items():
+    codes: list[Path | None] = [None] if args.baseline is None else [None, args.baseline]
+    series: dict[tuple[str, str, int], list[Run]] = {}
+    for mode in args.modes.split(","):
+        for jobs in map(int, args.jobs.split(",")):
+            for _ in range(args.runs):  # alternating, so that both see the same machine
+                for src in codes:
+                    run = measure(roots, jobs, mode == "model", output, src)
+                    series.setdefault((run.code, mode, jobs), []).append(run)
+    print("| code | mode | jobs | median s | lines/s | peak MiB, process tree (median) "
+          "| (max) | peak MiB, one process | predictions |")
+    print("|---|---|---:|---:|---:|---:|---:|---:|---:|")
+    for (code, mode, jobs), runs in series.items():
         seconds = statistics.median(r.seconds for r in runs)
-        print(f"| {mode} | {jobs} | {seconds:.1f} | {lines / seconds:,.0f} "
+        print(f"| {code} | {mode} | {jobs} | {seconds:.1f} | {lines / seconds:,.0f} "
               f"| {statistics.median(r.peak_total_mib for r in runs):.0f} "
               f"| {max(r.peak_total_mib for r in runs)} "
               f"| {max(r.peak_single_mib for r in runs)} | {runs[0].predictions:,} |")
