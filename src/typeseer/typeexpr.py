@@ -226,6 +226,8 @@ def _from_subscript(node: ast.Subscript) -> TypeExpr:
     if base is None:
         raise TypeParseError(f"not a type expression: {ast.unparse(node)}")
     module, name = _split_name(base)
+    if name == NONE.name:  # NoneType[...]: ``None`` takes no arguments, nor prints with them
+        raise TypeParseError(f"not a type expression: {ast.unparse(node)}")
     raw_args = _subscript_args(node.slice)
     special = module in ("", "typing")
     if name == "Annotated" and special:
