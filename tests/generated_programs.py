@@ -29,6 +29,7 @@ import tempfile
 import token
 import tokenize
 import traceback
+import warnings
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -218,7 +219,9 @@ def annotatable_programs(draw: st.DrawFn) -> str:
 
 def _compiles(source: str) -> bool:
     try:
-        compile(source, "<generated>", "exec", dont_inherit=True)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # generated code: ``assert (x, 'm')`` and such
+            compile(source, "<generated>", "exec", dont_inherit=True)
     except (SyntaxError, ValueError, RecursionError, MemoryError):
         return False
     return True

@@ -6,6 +6,9 @@ runs thousands. Each bug the long run found is pinned with ``@example``.
 
 from __future__ import annotations
 
+import warnings
+from pathlib import Path
+
 import pytest
 from generated_programs import (
     FAST,
@@ -18,6 +21,7 @@ from generated_programs import (
 )
 from hypothesis import HealthCheck, example, given, settings
 
+from typeseer.apply.run import apply
 from typeseer.config import Config
 
 _SETTINGS = settings(deadline=None, derandomize=True, database=None, print_blob=True,
@@ -49,6 +53,18 @@ def test_old_spelling_keeps_every_property(source: str) -> None:
 @given(programs())
 def test_model_keeps_every_property(source: str) -> None:
     _assert_holds(source, WITH_MODEL)
+
+
+def test_apply_does_not_pass_on_the_compilers_warnings(tmp_path: Path) -> None:
+    """Generated programs showed ``SyntaxWarning``s of the user's code leaking out of apply's
+    compile check."""
+    module = tmp_path / "m.py"
+    module.write_text("def f():\n    return 1.5[0]\n\n\ndef g(n=1):\n    return n\n")
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        result = apply([tmp_path], FAST, write=True)
+    assert result.written and "def g(n: int = 1) -> int:" in module.read_text()
+    assert [w for w in caught if issubclass(w.category, SyntaxWarning)] == []
 
 
 # -- the token comparison itself: it must see every change that is not an annotation --------

@@ -14,6 +14,7 @@ import io
 import os
 import time
 import tokenize
+import warnings
 from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -253,7 +254,11 @@ def _encoding(data: bytes) -> str:
 
 def _compiles(text: str, name: str) -> bool:
     try:
-        compile(text, name, "exec", dont_inherit=True)
+        with warnings.catch_warnings():
+            # The user's code, not ours (``x[0]`` on a literal...); under ``-W error`` a
+            # warning would otherwise count as a file that does not compile.
+            warnings.simplefilter("ignore")
+            compile(text, name, "exec", dont_inherit=True)
     except (SyntaxError, ValueError, RecursionError, MemoryError):
         return False
     return True
