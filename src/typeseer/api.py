@@ -201,6 +201,7 @@ class _Worker:
     def _forget(self) -> None:
         """Drop every loaded module and everything computed from them."""
         log = self.project.dependencies
+        self.project.release()
         self.project = Project(self.files, self.config.max_file_bytes, self._overlay,
                                self._contents)
         self.project.dependencies = log
@@ -208,9 +209,6 @@ class _Worker:
             self.project.give_up(self.files[abandoned], why)
         self.engine = StaticEngine(self.project, Stubs(), self.config.rules,
                                    use_annotations=not self.replacing)
-        # Scopes point to their parents: the dropped trees are cycles, which only the cyclic
-        # collector frees, and it is paused for the run (``_collector_paused``).
-        gc.collect()
 
     def _tracked_run(self, index: int) -> _FileResult:
         self._bound_memory()

@@ -206,6 +206,17 @@ class Project:
                 self.loaded_lines += len(loaded.sites.lines)
         return loaded
 
+    def release(self) -> None:
+        """Drop every loaded module, breaking their scope trees' cycles (see
+        ``Scope.release``). Nothing loaded from this project may be used afterwards."""
+        for loaded in self._loaded.values():
+            if loaded.sites is not None:
+                loaded.sites.scope.release()
+        self._loaded.clear()
+        self._root_names.clear()
+        self._root_files.clear()
+        self.loaded_lines = 0
+
     def give_up(self, source: SourceFile, reason: str) -> None:
         """Treat ``source`` as a module that failed to load, for ``reason``."""
         name = self.module_name(source)
