@@ -20,6 +20,7 @@ Writes bench/results/memory.json. Linux only (``/proc``).
 from __future__ import annotations
 
 import argparse
+import hashlib
 import os
 import platform
 import statistics
@@ -96,6 +97,8 @@ class Run:
     model: bool
     seconds: float
     predictions: int
+    #: SHA-256 of the JSONL output: the same for every run of every code, or results differ.
+    output_sha256: str
     peak_total_mib: int
     peak_single_mib: int
 
@@ -117,10 +120,10 @@ def measure(roots: list[Path], jobs: int, model: bool, output: Path,
     seconds = time.perf_counter() - started
     if process.returncode != 0:
         raise SystemExit(f"typeseer infer failed ({process.returncode}): {stderr[-2000:]}")
-    with output.open("rb") as handle:
-        predictions = sum(1 for _ in handle)
+    data = output.read_bytes()
+    predictions = data.count(b"\n")
     return Run("this" if src is None else str(src), jobs, model, round(seconds, 2),
-               predictions, round(sampler.peak_total_kib / 1024),
+               predictions, hashlib.sha256(data).hexdigest(), round(sampler.peak_total_kib / 1024),
                round(sampler.peak_single_kib / 1024))
 
 
@@ -180,6 +183,11 @@ def main() -> None:
               f"| {statistics.median(r.peak_total_mib for r in runs):.0f} "
               f"| {max(r.peak_total_mib for r in runs)} "
               f"| {max(r.peak_single_mib for r in runs)} | {runs[0].predictions:,} |")
+    for mode in args.modes.split(","):
+        outputs = {r.output_sha256 for (_, m, _), runs in series.items() if m == mode
+                   for r in runs}
+        print(f"{mode}: {'the same output' if len(outputs) == 1 else 'DIFFERENT outputs'} "
+              f"in every run{' of both codes' if args.baseline else ''}")
     results: dict[str, object] = {
         "packages": args.packages.split(","), "files": files, "lines": lines,
         "runs": [asdict(run) for runs in series.values() for run in runs],
