@@ -148,6 +148,25 @@ def test_stub_writes_valid_stubs_with_inferred_types(project: Path, tmp_path: Pa
     assert checked.returncode == 0, checked.stdout
 
 
+@pytest.mark.parametrize("given", ["root", "package", "subpackage"])
+def test_stubs_keep_the_package_layout(tmp_path: Path, given: str) -> None:
+    """Whether the root holds packages or is one, the stubs are where a type checker looks:
+    ``OUT/shop/__init__.pyi``, ``OUT/shop/orders/model.pyi``."""
+    root = tmp_path / "src"
+    (root / "shop" / "orders").mkdir(parents=True)
+    (root / "shop" / "__init__.py").write_text("def version():\n    return '1'\n")
+    (root / "shop" / "orders" / "__init__.py").write_text("")
+    (root / "shop" / "orders" / "model.py").write_text("def total():\n    return 2\n")
+    path = {"root": root, "package": root / "shop", "subpackage": root / "shop" / "orders"}
+    out = tmp_path / "out"
+    code, _, err = run("stub", str(path[given]), "-o", str(out), *STATIC)
+    assert code == 0, err
+    written = sorted(p.relative_to(out).as_posix() for p in out.rglob("*.pyi"))
+    expected = ["shop/__init__.pyi", "shop/orders/__init__.pyi", "shop/orders/model.pyi"]
+    assert written == (expected[1:] if given == "subpackage" else expected)
+    assert "def total() -> int: ..." in (out / "shop" / "orders" / "model.pyi").read_text()
+
+
 def test_stub_paths_cannot_leave_the_output_directory(tmp_path: Path) -> None:
     from typeseer.apply.stubs import stub_path
 

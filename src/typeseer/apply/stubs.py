@@ -10,7 +10,14 @@ from ..config import Config
 from ..fileio import atomic_write_text
 from ..parsing import ParseFailure, parse_source
 from ..project import module_name_for
-from ..sources import Diagnostic, Severity, UnreadableSource, discover, read_source
+from ..sources import (
+    Diagnostic,
+    Severity,
+    SourceFile,
+    UnreadableSource,
+    discover,
+    read_source,
+)
 from .run import apply
 
 __all__ = ["StubResult", "write_stubs"]
@@ -34,6 +41,17 @@ def stub_path(out_dir: Path, relpath: str) -> Path | None:
     return target
 
 
+def _stub_relpath(source: SourceFile, prefixes: dict[Path, str]) -> str:
+    """Where the stub goes under the output directory: the file's path from its root, under
+    the root's own package when the root is one (``stub mypkg`` gives ``mypkg/__init__.pyi``,
+    the layout a type checker looks for)."""
+    init = source.root / "__init__.py"
+    if not source.root.is_dir() or not init.is_file():
+        return source.relpath
+    package = module_name_for(init, prefixes)[0]
+    return f"{package.replace('.', '/')}/{source.relpath}" if package else source.relpath
+
+
 def write_stubs(paths: Sequence[str | Path], out_dir: Path, config: Config) -> StubResult:
     """Annotate each module in memory (as `apply` would), turn it into a stub, write it."""
     from ..pyi import StubError, to_stub
@@ -51,7 +69,7 @@ def write_stubs(paths: Sequence[str | Path], out_dir: Path, config: Config) -> S
                 parse_source(text, source.relpath)
             except (UnreadableSource, ParseFailure):
                 continue  # reported by the annotation step
-        target = stub_path(out_dir, source.relpath)
+        target = stub_path(out_dir, _stub_relpath(source, prefixes))
         if target is None:
             result.diagnostics.append(Diagnostic(source.relpath, "stub path would leave the "
                                                  "output directory; skipped", Severity.SKIPPED))
