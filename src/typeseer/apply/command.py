@@ -76,7 +76,8 @@ def add_stub_parser(commands: argparse._SubParsersAction[Any]) -> None:
         description="Write a .pyi stub for every module under PATHs into DIR, with the "
                     "inferred annotations that pass the threshold.")
     command.add_argument("--output", "-o", required=True, metavar="DIR",
-                         help="directory for the stubs (created; one per module, in the package layout)")
+                         help="directory for the stubs (created; one per module, in the "
+                              "package layout)")
     _add_selection_options(command)
 
 
