@@ -9,7 +9,7 @@ from __future__ import annotations
 import libcst as cst
 from libcst.metadata import CodeRange, MetadataWrapper, PositionProvider
 
-from .parsing import check_libcst_depth
+from .parsing import parse_libcst
 
 __all__ = ["downgrade"]
 
@@ -41,8 +41,7 @@ def downgrade(text: str, lines: list[str]) -> str | None:
     """Position-preserving rewrite of PEP 695 syntax in ``text`` (split into ``lines`` with
     their line breaks), or None when LibCST rejects the text too."""
     try:
-        check_libcst_depth(text)
-        module = cst.parse_module(text)
+        module = parse_libcst(text)
     except (cst.ParserSyntaxError, RecursionError, ValueError):
         return None
     collector = _NewerSyntax()

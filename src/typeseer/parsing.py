@@ -13,8 +13,13 @@ from __future__ import annotations
 import ast
 import re
 import warnings
+from typing import TYPE_CHECKING
 
-__all__ = ["LIBCST_MAX_DEPTH", "ParseFailure", "check_libcst_depth", "parse_source"]
+if TYPE_CHECKING:
+    import libcst as cst
+
+__all__ = ["LIBCST_MAX_DEPTH", "ParseFailure", "check_libcst_depth", "parse_libcst",
+           "parse_source"]
 
 
 class ParseFailure(Exception):
@@ -102,6 +107,15 @@ def check_libcst_depth(text: str) -> None:
         return
     if _libcst_depth(tree) > LIBCST_MAX_DEPTH:
         raise RecursionError("expressions nested too deeply for LibCST")
+
+
+def parse_libcst(text: str) -> cst.Module:
+    """``libcst.parse_module``, behind ``check_libcst_depth``: the one way typeseer hands text
+    to LibCST. Raises RecursionError (too deep) or LibCST's own errors."""
+    import libcst  # loaded only when needed (~0.2 s)
+
+    check_libcst_depth(text)
+    return libcst.parse_module(text)
 
 
 def _libcst_depth(tree: ast.AST) -> int:

@@ -69,7 +69,7 @@ from dataclasses import dataclass, field
 
 import libcst as cst
 
-from .parsing import check_libcst_depth
+from .parsing import parse_libcst
 
 __all__ = ["StubError", "to_stub"]
 
@@ -1400,8 +1400,7 @@ def _layout_check(node: cst.If, in_class: bool) -> cst.If:
 
 def _parse(source: str) -> cst.Module:
     try:
-        check_libcst_depth(source)  # deeper chains crash LibCST's parser
-        return cst.parse_module(source)
+        return parse_libcst(source)
     except (cst.ParserSyntaxError, RecursionError, ValueError) as error:
         message = str(error).splitlines()[0] if str(error) else error.__class__.__name__
         raise StubError(f"cannot parse: {message}") from None

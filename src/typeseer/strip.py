@@ -31,7 +31,7 @@ from pathlib import Path
 
 import libcst as cst
 
-from .parsing import check_libcst_depth
+from .parsing import parse_libcst
 
 __all__ = ["StripError", "StripStats", "strip_annotations", "strip_tree"]
 
@@ -167,8 +167,7 @@ def strip_annotations(source: str) -> str:
     Raises StripError when LibCST cannot parse the source. Idempotent.
     """
     try:
-        check_libcst_depth(source)
-        module = cst.parse_module(source)
+        module = parse_libcst(source)
     except (cst.ParserSyntaxError, RecursionError, ValueError) as error:
         message = str(error).splitlines()[0] if str(error) else error.__class__.__name__
         raise StripError(f"cannot parse: {message}") from None

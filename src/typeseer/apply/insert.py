@@ -17,7 +17,7 @@ from libcst.codemod import CodemodContext
 from libcst.codemod.visitors import AddImportsVisitor
 from libcst.metadata import CodeRange, MetadataWrapper, PositionProvider
 
-from ..parsing import check_libcst_depth
+from ..parsing import parse_libcst
 from ..sites import SiteKind
 from .names import Import
 from .plan import Edit
@@ -36,8 +36,7 @@ class ModuleRenderer:
         self.text = text
         self.module_name = module_name
         try:
-            check_libcst_depth(text)  # deeper chains crash LibCST's parser
-            module = cst.parse_module(text)
+            module = parse_libcst(text)
         except cst.ParserSyntaxError as error:
             raise RenderError(f"LibCST cannot parse it: {error.message}") from None
         except RecursionError as error:
