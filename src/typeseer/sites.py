@@ -133,6 +133,14 @@ class Scope:
         parent = self.parent
         return parent if parent is not None and parent.kind == "class" else None
 
+    @property
+    def root(self) -> Scope:
+        """The module scope this scope is in."""
+        scope = self
+        while scope.parent is not None:
+            scope = scope.parent
+        return scope
+
     def walk(self) -> Iterator[Scope]:
         yield self
         for child in self.children:
@@ -248,8 +256,7 @@ class _ScopeBuilder:
         if name in scope.declared_nonlocal:
             return  # bound in an enclosing function, whose site it is
         if name in scope.declared_global:
-            while scope.parent is not None:
-                scope = scope.parent
+            scope = scope.root
         scope.bindings.setdefault(name, []).append(binding)
 
     def bind_target(self, target: ast.expr, kind: BindingKind, value: ast.expr | None,

@@ -42,12 +42,6 @@ class CallArgument:
     dependencies: frozenset[str] = frozenset()
 
 
-def _root(scope: Scope) -> Scope:
-    while scope.parent is not None:
-        scope = scope.parent
-    return scope
-
-
 class CallSites:
     """Arguments per parameter, gathered from every call in the modules given.
 
@@ -95,7 +89,7 @@ class CallSites:
             bound = True
         if target is None or target.kind != "function":
             return
-        index = engine.project.file_of_root(_root(target))
+        index = engine.project.file_of_root(target.root)
         if index is None:
             return
         node = target.function
@@ -128,7 +122,7 @@ class CallSites:
         features = expression_features(argument, "cs.")
         if fact is not None:
             features.append(f"cst={fact.type}")
-        file = engine.project.file_of_root(_root(scope))
+        file = engine.project.file_of_root(scope.root)
         place = (-1 if file is None else file, argument.lineno, argument.col_offset,
                  argument.end_lineno or 0, argument.end_col_offset or 0)
         found.append(CallArgument(tuple(features), place, read))
@@ -137,7 +131,7 @@ class CallSites:
         """The arguments kept for a parameter site of a module ``project`` loaded."""
         if site.kind is not SiteKind.PARAM or site.owner is None:
             return []
-        index = project.file_of_root(_root(site.owner))
+        index = project.file_of_root(site.owner.root)
         if index is None or site.owner.kind != "function":
             return []
         node = site.owner.function

@@ -185,9 +185,7 @@ class StaticEngine:
 
     # -- scopes and names -------------------------------------------------------------------
     def module_of(self, scope: Scope) -> str:
-        while scope.parent is not None:
-            scope = scope.parent
-        return self.project.module_of_root(scope)
+        return self.project.module_of_root(scope.root)
 
     def _module_scope(self, module: str) -> Scope | None:
         loaded = self.project.module(module)
