@@ -138,10 +138,6 @@ class _Worker:
         file's results depend on (for the incremental cache)."""
         self.files = files
         self.config = config
-        self._overlay = overlay
-        self._contents = contents
-        #: Files whose analysis was cut short, with the reason: never loaded again.
-        self._abandoned: dict[int, str] = {}
         self.project = Project(files, config.max_file_bytes, overlay, contents)
         if track:
             self.project.dependencies = DependencyLog()
@@ -179,8 +175,8 @@ class _Worker:
             severity = Severity.ERROR
         # A computation cut short may have left the engine's memos half-built. The file itself
         # is never loaded again (another file importing it sees a module that failed to load).
-        self._abandoned[index] = reason
         self._forget()
+        self.project.give_up(self.files[index], reason)
         return _FileResult([], [Diagnostic(self.files[index].relpath, reason, severity)], 0,
                            complete=False)
 
@@ -200,13 +196,7 @@ class _Worker:
 
     def _forget(self) -> None:
         """Drop every loaded module and everything computed from them."""
-        log = self.project.dependencies
         self.project.release()
-        self.project = Project(self.files, self.config.max_file_bytes, self._overlay,
-                               self._contents)
-        self.project.dependencies = log
-        for abandoned, why in self._abandoned.items():
-            self.project.give_up(self.files[abandoned], why)
         self.engine = StaticEngine(self.project, Stubs(), self.config.rules,
                                    use_annotations=not self.replacing)
 

@@ -208,11 +208,13 @@ class Project:
 
     def release(self) -> None:
         """Drop every loaded module, breaking their scope trees' cycles (see
-        ``Scope.release``). Nothing loaded from this project may be used afterwards."""
+        ``Scope.release``); they are loaded again on demand, and nothing loaded before may be
+        used afterwards. Modules that failed to load (or were given up) stay failed."""
         for loaded in self._loaded.values():
             if loaded.sites is not None:
                 loaded.sites.scope.release()
-        self._loaded.clear()
+        self._loaded = {name: loaded for name, loaded in self._loaded.items()
+                        if loaded.sites is None}
         self._root_names.clear()
         self._root_files.clear()
         self.loaded_lines = 0
