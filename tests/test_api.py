@@ -199,9 +199,8 @@ def test_dropping_loaded_modules_past_the_budget_changes_no_result(
         forgotten.append(1)
         forget(worker)
 
-    monkeypatch.setattr(api, "LOADED_LINES_BUDGET", 0)
     monkeypatch.setattr(api._Worker, "_forget", counted)
-    bounded = infer([project], config)
+    bounded = infer([project], replace(config, loaded_lines=0))
     assert len(forgotten) >= 3
     assert bounded.predictions == everything.predictions
     assert ("", "tuple[int, str]") in by_file(bounded)["pkg/more.py"]

@@ -31,11 +31,9 @@ from .static import Fact, StaticEngine
 from .static.calibration import calibration_kind, load_calibration
 from .static.stubs import Stubs
 
-__all__ = ["CallArguments", "InferResult", "Prediction", "WorkerFailure", "infer"]
+__all__ = ["CallArguments", "InferResult", "Prediction", "ProjectAnalysis", "WorkerFailure",
+           "infer"]
 
-#: Lines of loaded modules past which a worker without the model drops them (see
-#: ``_Worker._bound_memory``): about 600 MB of parsed code.
-LOADED_LINES_BUDGET = 300_000
 #: How many files one worker task handles: large enough to amortise the hand-off, small
 #: enough to keep both cores busy to the end.
 _CHUNK = 64
@@ -191,7 +189,7 @@ class _Worker:
         """Modules are loaded as files import them, and nothing needs them all at once (the
         call-site index keeps features, not trees): past a budget, what is loaded is dropped
         and loaded again on demand, so that memory stays bounded on any size of project."""
-        if self.project.loaded_lines > LOADED_LINES_BUDGET:
+        if self.project.loaded_lines > self.config.loaded_lines:
             self._forget()
 
     def _forget(self) -> None:
@@ -295,7 +293,7 @@ class _Worker:
             module = self.project.load(source).sites
             if module is not None:
                 batch.append(module)
-            if self.project.loaded_lines > LOADED_LINES_BUDGET:
+            if self.project.loaded_lines > self.config.loaded_lines:
                 yield batch
                 batch = []
                 self._forget()
@@ -399,6 +397,27 @@ def _origins(fact: Fact) -> tuple[tuple[str, str], ...]:
     """The modules of the names in a static fact's type (typeshed and the project know them)."""
     found = {t.name: t.module for t in fact.type.walk() if t.module and t.name.isidentifier()}
     return tuple(sorted(found.items()))
+
+
+class ProjectAnalysis:
+    """One project's analysis in this process, for analysing its files in batches anywhere
+    (``typeseer.batch``): each file gets exactly what ``infer`` gives it, seeing the whole
+    project (imports, call sites), whichever of its files were analysed before."""
+
+    def __init__(self, files: Sequence[SourceFile], config: Config) -> None:
+        self.files = files
+        self._worker = _Worker(files, config)
+
+    def analyse(self, index: int) -> InferResult:
+        """The results of ``files[index]`` alone."""
+        started = time.perf_counter()
+        with _collector_paused():
+            output = self._worker.run(index)
+        result = InferResult(files=1, analysed_files=1,
+                             analysed_paths=[self.files[index].relpath])
+        _add_output(result, output)
+        result.seconds = time.perf_counter() - started
+        return result
 
 
 _worker: _Worker | None = None

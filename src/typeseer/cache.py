@@ -74,7 +74,7 @@ _RACY_NS = 2_000_000_000
 _KEPT_VERSIONS = 4
 #: Settings that do not change any file's results: parallelism, and which files are analysed
 #: (the files themselves are part of the state).
-_NEUTRAL_SETTINGS = frozenset({"jobs", "exclude", "cache", "file_timeout"})
+_NEUTRAL_SETTINGS = frozenset({"jobs", "exclude", "cache", "file_timeout", "loaded_lines"})
 _PACKAGE = Path(__file__).resolve().parent
 #: typeseer's modules that only consume inference results (never imported by ``infer``; a
 #: test checks it): editing them does not invalidate the cache.

@@ -15,6 +15,7 @@ from typing import Any, TextIO
 from . import __version__
 from .api import WorkerFailure, infer
 from .config import ConfigError, add_analysis_options, coerce, config_overrides, load_config
+from .executor import add_executor_options
 from .fileio import atomic_write_text
 from .report import Format, render
 from .sources import Severity
@@ -77,7 +78,7 @@ def _build_parser(with_corpus: bool = False, selected: str | None = None) -> _Pa
     commands = parser.add_subparsers(dest="command", parser_class=_Parser)
 
     infer_cmd = commands.add_parser("infer", help="infer the type of every site under PATHs")
-    infer_cmd.add_argument("paths", nargs="+", metavar="PATH")
+    infer_cmd.add_argument("paths", nargs="*", metavar="PATH")
     infer_cmd.add_argument("--format", "-f", choices=[f.value for f in Format],
                            help="output format (default: table on a terminal, jsonl otherwise)")
     infer_cmd.add_argument("--output", "-o", metavar="FILE",
@@ -101,6 +102,7 @@ def _build_parser(with_corpus: bool = False, selected: str | None = None) -> _Pa
                            help="no progress bar and no diagnostics on stderr")
     verbosity.add_argument("--verbose", "-v", action="store_true",
                            help="also print informational diagnostics (empty files)")
+    _add_batch_options(infer_cmd)
 
     for name, (_, _, _, help_text) in _LAZY_COMMANDS.items():
         if name == selected:
@@ -118,6 +120,20 @@ def _build_parser(with_corpus: bool = False, selected: str | None = None) -> _Pa
                                            "typed PyPI packages (`typeseer corpus build -h`)")
     _add_train_parser(commands)
     return parser
+
+
+def _add_batch_options(infer_cmd: argparse.ArgumentParser) -> None:
+    batch = infer_cmd.add_argument_group(
+        "batch mode", "with --out, each PATH is a project of its own, and the predictions go "
+                      "to Parquet under --out; a run again after a crash does only what is "
+                      "missing (see README, \"Batch runs and Ray\")")
+    batch.add_argument("--out", metavar="DIR|URI",
+                       help="batch mode: write Parquet under this folder or URI (s3://...)")
+    batch.add_argument("--projects-from", metavar="FILE",
+                       help="batch mode: more projects, one path a line")
+    batch.add_argument("--batch-files", type=int, metavar="N", default=None,
+                       help="batch mode: files per task (default 200)")
+    add_executor_options(infer_cmd)
 
 
 def _add_train_parser(commands: argparse._SubParsersAction[_Parser]) -> None:
@@ -185,6 +201,14 @@ class _Progress:
 
 
 def _run_infer(args: argparse.Namespace, stdout: TextIO, stderr: TextIO) -> int:
+    if args.out is not None:
+        return _run_batch_infer(args, stdout, stderr)
+    for option in ("projects_from", "batch_files", "executor", "ray_address", "worker_memory"):
+        if getattr(args, option) is not None:
+            raise _UsageError(f"typeseer infer: error: --{option.replace('_', '-')} needs "
+                              "--out (batch mode)")
+    if not args.paths:
+        raise _UsageError("typeseer infer: error: the following arguments are required: PATH")
     config = load_config(Path(args.paths[0]), config_overrides(args))
     interactive = stderr.isatty() and not args.quiet
     progress = _Progress(stderr) if interactive else None
@@ -209,6 +233,54 @@ def _run_infer(args: argparse.Namespace, stdout: TextIO, stderr: TextIO) -> int:
             continue
         stderr.write(f"typeseer: {diagnostic}\n")
     return EXIT_USAGE if missing else EXIT_OK
+
+
+def _project_list(args: argparse.Namespace) -> list[str]:
+    """The PATHs, then the lines of --projects-from (blank lines and # comments skipped)."""
+    paths = [str(p) for p in args.paths]
+    if args.projects_from:
+        try:
+            text = Path(args.projects_from).read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as error:
+            raise _UsageError(f"typeseer: cannot read --projects-from {args.projects_from}: "
+                              f"{getattr(error, 'strerror', None) or error}") from None
+        paths += [line.strip() for line in text.splitlines()
+                  if line.strip() and not line.lstrip().startswith("#")]
+    if not paths:
+        raise _UsageError("typeseer: error: no project given (PATH or --projects-from)")
+    return paths
+
+
+def _run_batch_infer(args: argparse.Namespace, stdout: TextIO, stderr: TextIO) -> int:
+    from .batch import DEFAULT_BATCH_FILES, BatchError, infer_batch
+    from .executor import ExecutorError, create_executor, executor_settings
+
+    for option in ("output", "format"):
+        if getattr(args, option) is not None:
+            raise _UsageError(f"typeseer infer: error: --{option} does not apply to batch "
+                              "mode (--out)")
+    paths = _project_list(args)
+    # One configuration for every project: the current folder's pyproject.toml and the flags.
+    config = load_config(Path.cwd(), config_overrides(args))
+    log = (lambda message: None) if args.quiet else (
+        lambda message: print(f"typeseer: {message}", file=stderr, flush=True))
+    try:
+        settings = executor_settings(args, args.jobs or None)
+        with create_executor(settings) as executor:
+            summary = infer_batch(paths, args.out, executor, config,
+                                  batch_files=args.batch_files or DEFAULT_BATCH_FILES, log=log)
+    except BatchError as error:
+        stderr.write(f"typeseer infer: {error}\n")
+        return EXIT_USAGE
+    except ExecutorError as error:
+        stderr.write(f"typeseer infer: {error}\n")
+        return EXIT_FAILURE
+    stdout.write(json.dumps(summary.to_json(), indent=1) + "\n")
+    for failure in summary.failures:
+        stderr.write(f"typeseer: batch {failure['batch']} of {failure['project']} failed after "
+                     f"{failure['attempts']} tries ({len(failure['files'])} files): "
+                     f"{failure['error']}\n")
+    return EXIT_FAILURE if summary.failures else EXIT_OK
 
 
 def _run_evaluate(args: argparse.Namespace, stdout: TextIO, stderr: TextIO) -> int:

@@ -29,6 +29,7 @@ else:  # pragma: no cover - Python 3.10
 __all__ = [
     "CHECKERS",
     "DEFAULT_FILE_TIMEOUT_S",
+    "DEFAULT_LOADED_LINES",
     "DEFAULT_MIN_CONFIDENCE",
     "Config",
     "ConfigError",
@@ -43,6 +44,10 @@ DEFAULT_MIN_CONFIDENCE = 0.9
 #: Default per-file time limit, in seconds: far above any real file measured
 #: (docs/benchmarks.md, "Reliability"), low enough that one pathological file cannot stall a run.
 DEFAULT_FILE_TIMEOUT_S = 60.0
+#: Default memory bound of one process: lines of parsed modules it keeps loaded (about 600 MB
+#: of syntax trees) before dropping them and loading again on demand (docs/benchmarks.md,
+#: "Reliability").
+DEFAULT_LOADED_LINES = 300_000
 
 
 class ConfigError(ValueError):
@@ -71,6 +76,9 @@ class Config:
     #: Seconds one file's analysis may take before it is stopped, reported and skipped
     #: (0: no limit). Applies in the main thread of each process (the CLI and its workers).
     file_timeout: float = DEFAULT_FILE_TIMEOUT_S
+    #: Lines of parsed modules a process keeps loaded (cross-file inference) before dropping
+    #: them and loading again on demand: the bound on its memory, at some cost in time.
+    loaded_lines: int = DEFAULT_LOADED_LINES
     #: Static rules switched off.
     disabled_rules: frozenset[str] = frozenset()
     #: Also report sites that are already annotated (``source: existing``).
@@ -113,6 +121,7 @@ _KEYS = {
     "jobs": "jobs",
     "max-file-size": "max_file_bytes",
     "file-timeout": "file_timeout",
+    "loaded-lines": "loaded_lines",
     "disable-rules": "disabled_rules",
     "include-existing": "include_existing",
     "use-model": "use_model",
@@ -151,7 +160,7 @@ def coerce(key: str, value: Any) -> Any:
             return parse_kinds(value)
         if key == "exclude":
             return tuple(str(v) for v in ([value] if isinstance(value, str) else value))
-        if key in ("jobs", "max_file_bytes"):
+        if key in ("jobs", "max_file_bytes", "loaded_lines"):
             number = int(value)
             if number < 0:
                 raise ConfigError(f"{key} must not be negative")
@@ -239,8 +248,8 @@ def load_config(start: Path, overrides: Mapping[str, Any] | None = None) -> Conf
 
 #: Option keys shared by `infer`, `apply` and `stub`, as argparse destinations.
 _OPTION_KEYS = ("min_confidence", "kinds", "exclude", "jobs", "max_file_bytes",
-                "file_timeout", "disabled_rules", "level", "python_version", "max_union",
-                "max_depth", "existing", "types", "verify")
+                "file_timeout", "loaded_lines", "disabled_rules", "level", "python_version",
+                "max_union", "max_depth", "existing", "types", "verify")
 
 
 def add_analysis_options(parser: argparse.ArgumentParser) -> None:
@@ -253,6 +262,10 @@ def add_analysis_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--file-timeout", type=float, metavar="SECONDS",
                         help="stop and skip a file whose analysis takes longer "
                              f"(default {DEFAULT_FILE_TIMEOUT_S:g}; 0: no limit)")
+    parser.add_argument("--loaded-lines", type=int, metavar="N",
+                        help="memory bound per process: lines of parsed modules kept loaded "
+                             f"(default {DEFAULT_LOADED_LINES:,}; lower uses less memory, "
+                             "more time)")
     parser.add_argument("--disable-rule", action="append", default=None, metavar="RULE",
                         dest="disabled_rules", help="switch off a static rule (repeatable)")
     parser.add_argument("--no-model", action="store_false", dest="use_model", default=None,
