@@ -41,7 +41,6 @@ import time
 import zipfile
 from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
-from concurrent.futures import Executor, Future, ProcessPoolExecutor, as_completed
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
@@ -62,6 +61,15 @@ from typeseer.corpus.lists import (
 from typeseer.corpus.split import DEFAULT_SEED, SPLITS, split_packages, write_split_lists
 from typeseer.corpus.store import atomic_write_bytes, read_json, write_json
 from typeseer.corpus.wheels import FileEntry, WheelScan, scan_wheel
+from typeseer.executor import (
+    Executor,
+    ExecutorError,
+    LocalExecutor,
+    Task,
+    add_executor_options,
+    create_executor,
+    executor_settings,
+)
 
 __all__ = [
     "DEFAULT_MAX_GENERATED_SITES",
@@ -98,6 +106,9 @@ class CorpusSummary:
     packages_listed: int = 0
     packages_downloaded: int = 0
     download_failures: dict[str, str] = field(default_factory=dict)
+    #: Scan or extraction tasks that failed every try (``"extract NAME"``: why); the next
+    #: build tries them again.
+    failures: dict[str, str] = field(default_factory=dict)
     packages_typed: int = 0
     #: Typed packages with at least one labelled site stored.
     packages_kept: int = 0
@@ -138,7 +149,7 @@ class CorpusSummary:
             f"corpus in {self.out_dir} ({self.seconds:.0f} s)",
             f"packages: {self.packages_listed} listed, {self.packages_downloaded} downloaded, "
             f"{len(self.download_failures)} failed, {self.packages_typed} typed, "
-            f"{self.packages_kept} kept",
+            f"{self.packages_kept} kept; {len(self.failures)} tasks failed",
             f"files: {self.files_seen} seen, {self.files_kept} kept, duplicates {self.duplicates}, "
             f"{self.files_generated} generated, {self.files_unread} unread (caps), "
             f"{self.parse_failures} unparsable",
@@ -169,26 +180,18 @@ def _extractor_hash() -> str:
     return digest.hexdigest()[:16]
 
 
-def _run_jobs(jobs: int, tasks: Sequence[tuple[str, Callable[..., T], tuple[Any, ...]]]
-              ) -> Iterator[tuple[str, T | BaseException]]:
-    """Run ``(key, function, args)`` tasks, ``jobs`` processes at once (inline for 1), yielding
-    results (or the exception raised) as they finish."""
-    if jobs <= 1 or len(tasks) <= 1:
-        for key, function, args in tasks:
-            try:
-                yield key, function(*args)
-            except Exception as error:  # reported per package, the build goes on
-                yield key, error
-        return
-    with ProcessPoolExecutor(max_workers=jobs) as pool:
-        executor: Executor = pool
-        futures: dict[Future[T], str] = {
-            executor.submit(function, *args): key for key, function, args in tasks}
-        for future in as_completed(futures):
-            try:
-                yield futures[future], future.result()
-            except Exception as error:
-                yield futures[future], error
+def _run_tasks(executor: Executor, stage: str,
+               tasks: Sequence[tuple[str, Callable[..., T], tuple[Any, ...]]],
+               summary: CorpusSummary) -> Iterator[tuple[str, T | None]]:
+    """Run ``(key, function, args)`` tasks on ``executor``, yielding ``(key, value)`` as they
+    finish; a task that failed every try yields None and is recorded in ``summary.failures``
+    (the build goes on, and the next build tries it again)."""
+    for outcome in executor.run([Task(key, function, args) for key, function, args in tasks]):
+        if outcome.error is not None:
+            summary.failures[f"{stage} {outcome.key}"] = outcome.error
+            yield outcome.key, None
+        else:
+            yield outcome.key, outcome.value
 
 
 # -- scan ---------------------------------------------------------------------------------
@@ -199,7 +202,7 @@ def _scan_job(name: str, wheel_path: str, sha256: str) -> dict[str, Any]:
 
 
 def _scan_all(downloads: dict[str, DownloadResult], wheels_dir: Path, scan_dir: Path,
-              jobs: int, log: Log) -> dict[str, WheelScan]:
+              executor: Executor, summary: CorpusSummary, log: Log) -> dict[str, WheelScan]:
     scans: dict[str, WheelScan] = {}
     tasks: list[tuple[str, Callable[..., dict[str, Any]], tuple[Any, ...]]] = []
     for name, result in sorted(downloads.items()):
@@ -212,9 +215,9 @@ def _scan_all(downloads: dict[str, DownloadResult], wheels_dir: Path, scan_dir: 
             continue
         tasks.append((name, _scan_job, (name, str(wheels_dir / result.wheel), result.sha256)))
     log(f"scan: {len(scans)} wheels cached, {len(tasks)} to read")
-    for done, (name, value) in enumerate(_run_jobs(jobs, tasks), 1):
-        if isinstance(value, BaseException):
-            log(f"scan [{done}/{len(tasks)}] {name}: FAILED ({type(value).__name__}: {value})")
+    for done, (name, value) in enumerate(_run_tasks(executor, "scan", tasks, summary), 1):
+        if value is None:
+            log(f"scan [{done}/{len(tasks)}] {name}: FAILED ({summary.failures['scan ' + name]})")
             continue
         write_json(scan_dir / f"{name}.json", value)
         scan = WheelScan.from_json(value)
@@ -377,11 +380,14 @@ def build_corpus(out_dir: Path, packages_file: Path = DEFAULT_PACKAGES_FILE, job
                  max_sites_per_file: int = DEFAULT_MAX_SITES_PER_FILE,
                  seed: str = DEFAULT_SEED, retry_failed: bool = False, offline: bool = False,
                  export_splits: Sequence[str] = EXPORTED_SPLITS,
-                 runner: PipRunner = run_pip, log: Log | None = None) -> CorpusSummary:
+                 runner: PipRunner = run_pip, log: Log | None = None,
+                 executor: Executor | None = None) -> CorpusSummary:
     """Build (or finish, or refresh) the corpus in ``out_dir``; see the module docstring.
 
     ``limit``: only the first N candidates of ``packages_file``. ``jobs``: processes for
-    scanning and extraction. ``cache_dir``: where wheels are kept (default ``OUT/cache``).
+    scanning and extraction, unless ``executor`` (local processes, or Ray: ``out_dir`` and
+    the wheel cache must then be on storage every node sees) runs them. ``cache_dir``: where
+    wheels are kept (default ``OUT/cache``).
     ``lock_file``: pins to download (missing file: latest versions). ``offline``: use only
     wheels already cached."""
     start = time.monotonic()
@@ -404,7 +410,9 @@ def build_corpus(out_dir: Path, packages_file: Path = DEFAULT_PACKAGES_FILE, job
     summary.download_failures = {n: downloads[n].reason or "" for n in candidates
                                  if not downloads[n].ok}
 
-    scans = _scan_all(downloads, cache_dir / "wheels", out_dir / "scan", jobs, log)
+    executor = executor or LocalExecutor(jobs)
+    log(f"scan and extract on {executor.describe()}")
+    scans = _scan_all(downloads, cache_dir / "wheels", out_dir / "scan", executor, summary, log)
     typed = [n for n in candidates if n in scans and scans[n].typed]
     summary.packages_typed = len(typed)
     for name in typed:
@@ -450,10 +458,10 @@ def build_corpus(out_dir: Path, packages_file: Path = DEFAULT_PACKAGES_FILE, job
                                            str(wheel_path), [asdict(f) for f in files],
                                            str(shard), caps)))
     log(f"extract: {len(typed) - len(tasks)} packages up to date, {len(tasks)} to extract")
-    for done, (name, value) in enumerate(_run_jobs(jobs, tasks), 1):
-        if isinstance(value, BaseException):
-            log(f"extract [{done}/{len(tasks)}] {name}: FAILED ({type(value).__name__}: "
-                f"{value})")
+    for done, (name, value) in enumerate(_run_tasks(executor, "extract", tasks, summary), 1):
+        if value is None:
+            log(f"extract [{done}/{len(tasks)}] {name}: FAILED "
+                f"({summary.failures['extract ' + name]})")
             records.pop(name, None)
             continue
         records[name]["stats"] = value
@@ -534,7 +542,8 @@ def add_corpus_parser(subparsers: Any) -> argparse.ArgumentParser:
     build.add_argument("--limit", type=int, default=None, metavar="N",
                        help="only the first N candidates")
     build.add_argument("--jobs", type=int, default=os.cpu_count() or 1, metavar="N",
-                       help="processes for scanning and extraction (default: CPU count)")
+                       help="processes for scanning and extraction (default: CPU count; "
+                            "with --executor ray, the CPUs of a local Ray instance)")
     build.add_argument("--download-jobs", type=int, default=6, metavar="N",
                        help="parallel pip downloads (default: 6)")
     build.add_argument("--max-sites", type=int, default=DEFAULT_MAX_SITES, metavar="N",
@@ -549,6 +558,7 @@ def add_corpus_parser(subparsers: Any) -> argparse.ArgumentParser:
                        help="download again the packages that failed before")
     build.add_argument("--offline", action="store_true",
                        help="download nothing; use the cached wheels")
+    add_executor_options(build)
     build.set_defaults(handler=run_corpus_command)
     assert isinstance(corpus, argparse.ArgumentParser)
     return corpus
@@ -569,11 +579,19 @@ def run_corpus_command(args: argparse.Namespace) -> int:
     if not args.packages.is_file():
         print(f"typeseer corpus build: {args.packages}: no such file", file=sys.stderr)
         return 2
-    summary = build_corpus(
-        args.out, args.packages, args.jobs, args.limit, cache_dir=args.cache,
-        holdout_file=args.holdout, lock_file=args.lock, download_jobs=args.download_jobs,
-        max_sites=args.max_sites, max_generated_sites=args.max_generated_sites,
-        max_sites_per_file=args.max_sites_per_file, seed=args.seed,
-        retry_failed=args.retry_failed, offline=args.offline)
+    try:
+        with create_executor(executor_settings(args, args.jobs)) as executor:
+            summary = build_corpus(
+                args.out, args.packages, args.jobs, args.limit, cache_dir=args.cache,
+                holdout_file=args.holdout, lock_file=args.lock,
+                download_jobs=args.download_jobs, max_sites=args.max_sites,
+                max_generated_sites=args.max_generated_sites,
+                max_sites_per_file=args.max_sites_per_file, seed=args.seed,
+                retry_failed=args.retry_failed, offline=args.offline, executor=executor)
+    except ExecutorError as error:
+        print(f"typeseer corpus build: {error}", file=sys.stderr)
+        return 1
     print(json.dumps(summary.to_json(), indent=1))
-    return 0
+    for task, reason in summary.failures.items():
+        print(f"typeseer corpus build: {task} failed: {reason}", file=sys.stderr)
+    return 1 if summary.failures else 0
