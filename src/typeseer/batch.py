@@ -40,13 +40,16 @@ from typing import Any
 from .api import InferResult, ProjectAnalysis
 from .config import Config
 from .executor import Executor, Outcome, Task
-from .fileio import atomic_write_bytes
 from .sources import Diagnostic, Severity, SourceFile, discover
+from .store import ResultStore, StoreError, parquet_bytes, require_pyarrow
 
 __all__ = [
     "DEFAULT_BATCH_FILES",
     "BatchError",
+    "BatchProject",
     "BatchSummary",
+    "files_digest",
+    "find_projects",
     "infer_batch",
     "read_batch_table",
 ]
@@ -63,7 +66,7 @@ _PROGRESS_EVERY_S = 10.0
 Log = Callable[[str], None]
 
 
-class BatchError(ValueError):
+class BatchError(StoreError):
     """The batch run cannot start (a missing project, pyarrow missing...); says why."""
 
 
@@ -98,69 +101,8 @@ class BatchSummary:
         return asdict(self)
 
 
-# -- storage --------------------------------------------------------------------------------
-
-def _pyarrow() -> Any:
-    try:
-        import pyarrow
-        import pyarrow.fs
-        import pyarrow.parquet
-    except ImportError:
-        raise BatchError("batch mode writes Parquet: pip install 'typeseer[ray]' "
-                         "(or pyarrow)") from None
-    return pyarrow
-
-
-class _Storage:
-    """OUT: a local folder (written atomically) or a pyarrow file system URI (an object store
-    makes each object visible whole, when it is closed)."""
-
-    def __init__(self, out: str) -> None:
-        pa = _pyarrow()
-        self.local: Path | None = None
-        if "://" in out and not out.startswith("file://"):
-            self.fs, self.base = pa.fs.FileSystem.from_uri(out)
-        else:
-            self.local = Path(out.removeprefix("file://")).resolve()
-            self.fs, self.base = pa.fs.LocalFileSystem(), self.local.as_posix()
-        self.base = self.base.rstrip("/")
-
-    def write(self, relative: str, data: bytes) -> None:
-        if self.local is not None:
-            atomic_write_bytes(self.local / relative, data)
-            return
-        path = f"{self.base}/{relative}"
-        self.fs.create_dir(path.rsplit("/", 1)[0], recursive=True)
-        with self.fs.open_output_stream(path) as sink:
-            sink.write(data)
-
-    def read(self, relative: str) -> bytes:
-        with self.fs.open_input_stream(f"{self.base}/{relative}") as source:
-            data: bytes = source.read()
-        return data
-
-    def list(self, folder: str) -> list[str]:
-        """Paths (relative to OUT) of the files under ``folder``, none when it is missing."""
-        pa = _pyarrow()
-        selector = pa.fs.FileSelector(f"{self.base}/{folder}", allow_not_found=True,
-                                      recursive=True)
-        return sorted(info.path[len(self.base) + 1:] for info in self.fs.get_file_info(selector)
-                      if info.type == pa.fs.FileType.File)
-
-    def delete(self, relative: str) -> None:
-        self.fs.delete_file(f"{self.base}/{relative}")
-
-
-def _parquet_bytes(table: Any) -> bytes:
-    pa = _pyarrow()
-    sink = pa.BufferOutputStream()
-    pa.parquet.write_table(table, sink, compression="zstd")
-    data: bytes = sink.getvalue().to_pybytes()
-    return data
-
-
 def _schemas() -> dict[str, Any]:
-    pa = _pyarrow()
+    pa = require_pyarrow()
     return {
         "predictions": pa.schema([
             ("project", pa.string()), ("file", pa.string()), ("line", pa.int32()),
@@ -182,8 +124,8 @@ def read_batch_table(out: str | os.PathLike[str], table: str = "predictions") ->
     pyarrow Table in (project, batch) order."""
     if table not in TABLES:
         raise BatchError(f"unknown table {table!r}; known: {', '.join(TABLES)}")
-    pa = _pyarrow()
-    storage = _Storage(os.fspath(out))
+    pa = require_pyarrow()
+    storage = ResultStore(os.fspath(out))
     parts = [p for p in storage.list(table) if _PART.fullmatch(p.rsplit("/", 1)[-1])]
     schema = _schemas()[table]
     tables = [pa.parquet.read_table(pa.BufferReader(storage.read(p)), schema=schema)
@@ -194,7 +136,9 @@ def read_batch_table(out: str | os.PathLike[str], table: str = "predictions") ->
 # -- projects and fingerprints ----------------------------------------------------------------
 
 @dataclass(frozen=True, slots=True)
-class _Project:
+class BatchProject:
+    """One project of a batch run."""
+
     id: str
     root: Path
     files: list[SourceFile]
@@ -205,7 +149,8 @@ class _Project:
     fingerprint: str
 
 
-def _files_digest(files: Sequence[SourceFile]) -> str:
+def files_digest(files: Sequence[SourceFile]) -> str:
+    """What the file list is now: paths, sizes and modification times."""
     digest = hashlib.blake2b(digest_size=16)
     for source in files:
         try:
@@ -237,7 +182,9 @@ def _project_ids(roots: Sequence[Path]) -> list[str]:
             for name, root in zip(names, roots, strict=True)]
 
 
-def _projects(paths: Sequence[str | Path], config: Config) -> list[_Project]:
+def find_projects(paths: Sequence[str | Path], config: Config) -> list[BatchProject]:
+    """Each path as a project: its files, a folder name, and the fingerprint of its results
+    under ``config``. Raises BatchError for a missing path or one given twice."""
     missing = [str(p) for p in paths if not os.path.exists(p)]
     if missing:
         raise BatchError(f"no such file or directory: {', '.join(missing)}")
@@ -251,10 +198,10 @@ def _projects(paths: Sequence[str | Path], config: Config) -> list[_Project]:
     projects = []
     for root, project_id in zip(roots, _project_ids(roots), strict=True):
         files, diagnostics = discover([root], config.exclude)
-        files_digest = _files_digest(files)
-        fingerprint = hashlib.blake2b(f"{version}\0{files_digest}".encode(),
+        listed = files_digest(files)
+        fingerprint = hashlib.blake2b(f"{version}\0{listed}".encode(),
                                       digest_size=8).hexdigest()
-        projects.append(_Project(project_id, root, files, diagnostics, files_digest,
+        projects.append(BatchProject(project_id, root, files, diagnostics, listed,
                                  fingerprint))
     return projects
 
@@ -307,7 +254,7 @@ def _analysis(task: _BatchTask) -> ProjectAnalysis:
     _session = None
     gc.collect()  # the previous project's analysis
     files, _ = discover([task.root], task.config.exclude)
-    if _files_digest(files) != task.files_digest:
+    if files_digest(files) != task.files_digest:
         raise ProjectChanged(f"{task.root}: files changed since the run started; run again")
     analysis = ProjectAnalysis(files, task.config)
     _session = (task.fingerprint, analysis)
@@ -334,8 +281,8 @@ def _prediction_rows(project: str, result: InferResult) -> list[dict[str, Any]]:
 
 def run_batch_task(task: _BatchTask) -> _BatchStats:
     """Analyse one batch and write its two parts (what a worker runs)."""
-    pa = _pyarrow()
-    storage = _Storage(task.out)
+    pa = require_pyarrow()
+    storage = ResultStore(task.out)
     predictions: list[dict[str, Any]] = []
     files: list[dict[str, Any]] = [
         {"project": task.project, "file": file, "batch": task.batch, "lines": 0,
@@ -355,7 +302,7 @@ def run_batch_task(task: _BatchTask) -> _BatchStats:
             typed += sum(1 for p in result.predictions if p.type is not None)
     schemas = _schemas()
     for table, rows in (("predictions", predictions), ("files", files)):  # files: last
-        data = _parquet_bytes(pa.Table.from_pylist(rows, schema=schemas[table]))
+        data = parquet_bytes(pa.Table.from_pylist(rows, schema=schemas[table]))
         storage.write(_part_name(table, task.project, task.batch, task.fingerprint), data)
     statuses: dict[str, int] = {}
     for row in files:
@@ -371,7 +318,7 @@ def _stderr_log(message: str) -> None:
     print(f"typeseer: {message}", file=sys.stderr, flush=True)
 
 
-def _plan(projects: Sequence[_Project], storage: _Storage, out: str, config: Config,
+def _plan(projects: Sequence[BatchProject], storage: ResultStore, out: str, config: Config,
           batch_files: int, summary: BatchSummary) -> list[Task[_BatchStats]]:
     """The tasks of the batches not done yet; parts of other fingerprints are removed."""
     existing = {table: storage.list(table) for table in TABLES}
@@ -426,9 +373,9 @@ def infer_batch(paths: Sequence[str | Path], out: str | os.PathLike[str], execut
     # A task is one process's work: no pool of its own, and no incremental cache (the parts
     # on OUT are what a run resumes from).
     config = replace(config or Config(), jobs=1, cache=False)
-    storage = _Storage(os.fspath(out))
+    storage = ResultStore(os.fspath(out))
     summary = BatchSummary(os.fspath(out), executor.describe())
-    projects = _projects(paths, config)
+    projects = find_projects(paths, config)
     tasks = _plan(projects, storage, os.fspath(out), config, batch_files, summary)
     files_of = {task.key: task.args[0] for task in tasks}
     log(f"{summary.projects} projects, {summary.files} files, {summary.batches} batches: "
@@ -449,7 +396,7 @@ def infer_batch(paths: Sequence[str | Path], out: str | os.PathLike[str], execut
 
 
 def _account(summary: BatchSummary, outcome: Outcome[_BatchStats], task: _BatchTask,
-             projects: Sequence[_Project]) -> None:
+             projects: Sequence[BatchProject]) -> None:
     summary.retries += outcome.attempts - 1
     stats = outcome.value
     if stats is None:

@@ -1,0 +1,79 @@
+"""Where batch runs keep their results: a local folder, written atomically, or a URI of a
+file system pyarrow writes (``s3://``, ``gs://``, ``hdfs://``), on storage every worker sees."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from .fileio import atomic_write_bytes
+
+__all__ = ["ResultStore", "StoreError", "parquet_bytes", "require_pyarrow"]
+
+
+class StoreError(ValueError):
+    """Results cannot be stored (pyarrow is missing, the URI is not one pyarrow knows)."""
+
+
+def require_pyarrow() -> Any:
+    """The pyarrow module, with its file systems and Parquet loaded."""
+    try:
+        import pyarrow
+        import pyarrow.fs
+        import pyarrow.parquet
+    except ImportError:
+        raise StoreError("batch runs write Parquet: pip install 'typeseer[ray]' "
+                         "(or pyarrow)") from None
+    return pyarrow
+
+
+class ResultStore:
+    """OUT: a local folder (each file written atomically) or a pyarrow file system URI (an
+    object store makes each object visible whole, once it is closed)."""
+
+    def __init__(self, out: str) -> None:
+        pa = require_pyarrow()
+        self.local: Path | None = None
+        if "://" in out and not out.startswith("file://"):
+            try:
+                self.fs, self.base = pa.fs.FileSystem.from_uri(out)
+            except (ValueError, OSError) as error:
+                raise StoreError(f"cannot use {out}: {error}") from None
+        else:
+            self.local = Path(out.removeprefix("file://")).resolve()
+            self.fs, self.base = pa.fs.LocalFileSystem(), self.local.as_posix()
+        self.base = self.base.rstrip("/")
+
+    def write(self, relative: str, data: bytes) -> None:
+        if self.local is not None:
+            atomic_write_bytes(self.local / relative, data)
+            return
+        path = f"{self.base}/{relative}"
+        self.fs.create_dir(path.rsplit("/", 1)[0], recursive=True)
+        with self.fs.open_output_stream(path) as sink:
+            sink.write(data)
+
+    def read(self, relative: str) -> bytes:
+        with self.fs.open_input_stream(f"{self.base}/{relative}") as source:
+            data: bytes = source.read()
+        return data
+
+    def list(self, folder: str) -> list[str]:
+        """Paths (relative to OUT) of the files under ``folder``; none when it is missing."""
+        pa = require_pyarrow()
+        selector = pa.fs.FileSelector(f"{self.base}/{folder}", allow_not_found=True,
+                                      recursive=True)
+        return sorted(info.path[len(self.base) + 1:] for info in self.fs.get_file_info(selector)
+                      if info.type == pa.fs.FileType.File)
+
+    def delete(self, relative: str) -> None:
+        self.fs.delete_file(f"{self.base}/{relative}")
+
+
+def parquet_bytes(table: Any) -> bytes:
+    """A pyarrow Table as the bytes of a Parquet file (zstd)."""
+    pa = require_pyarrow()
+    sink = pa.BufferOutputStream()
+    pa.parquet.write_table(table, sink, compression="zstd")
+    data: bytes = sink.getvalue().to_pybytes()
+    return data
