@@ -10,7 +10,7 @@ import sys
 import time
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
 from . import __version__
 from .api import WorkerFailure, infer
@@ -20,6 +20,9 @@ from .fileio import atomic_write_text
 from .report import Format, render
 from .sources import Severity
 from .static.rules import RULES
+
+if TYPE_CHECKING:
+    from .evaluate import EvaluationResult
 
 __all__ = ["main", "main_entry"]
 
@@ -161,8 +164,9 @@ def _add_evaluate_parser(commands: argparse._SubParsersAction[_Parser]) -> None:
         description="Evaluate inference on annotated code (DESIGN.md protocol): its "
                     "annotations are the ground truth; they are stripped in a temporary copy, "
                     "inferred back (forced top-1) and scored. Exit status 2 on a usage error "
-                    "or when there is no annotated site to score.")
-    evaluate_cmd.add_argument("paths", nargs="+", metavar="PATH")
+                    "or when there is no annotated site to score; 1 when a project of a batch "
+                    "run (--out) failed every try.")
+    evaluate_cmd.add_argument("paths", nargs="*", metavar="PATH")
     evaluate_cmd.add_argument("--min-confidence", type=float, metavar="X",
                               help="threshold for coverage and precision "
                                    "(default: the configured --min-confidence)")
@@ -175,6 +179,21 @@ def _add_evaluate_parser(commands: argparse._SubParsersAction[_Parser]) -> None:
                                    "one a line: adds the top-100 and top-500 categories")
     evaluate_cmd.add_argument("--no-model", action="store_false", dest="use_model",
                               default=None, help="static inference only, without the model")
+    evaluate_cmd.add_argument("--jobs", "-j", type=int, metavar="N",
+                              help="worker processes: with --out, projects evaluated at once "
+                                   "(default: one per CPU); without, the processes of the one "
+                                   "evaluation (default 1; 0 = one per CPU)")
+    batch = evaluate_cmd.add_argument_group(
+        "batch mode", "with --out, each PATH is a project evaluated on its own, as one task; "
+                      "each project's ground truth and predictions go to Parquet under --out, "
+                      "and the report is the micro-average over the projects; a run again "
+                      "after a crash evaluates only what is missing")
+    batch.add_argument("--out", metavar="DIR|URI",
+                       help="batch mode: store each project's results under this folder or "
+                            "URI (s3://...)")
+    batch.add_argument("--projects-from", metavar="FILE",
+                       help="batch mode: more projects, one path a line")
+    add_executor_options(evaluate_cmd)
 
 
 class _Progress:
@@ -293,11 +312,20 @@ def _run_evaluate(args: argparse.Namespace, stdout: TextIO, stderr: TextIO) -> i
         top_type_sets,
     )
 
+    if args.out is None:
+        for option in ("projects_from", "executor", "ray_address", "worker_memory"):
+            if getattr(args, option) is not None:
+                raise _UsageError(f"typeseer evaluate: error: --{option.replace('_', '-')} "
+                                  "needs --out (batch mode)")
+        if not args.paths:
+            raise _UsageError("typeseer evaluate: error: the following arguments are "
+                              "required: PATH")
+    if args.jobs is not None and args.jobs < 0:
+        raise _UsageError("typeseer evaluate: error: --jobs must not be negative")
     overrides: dict[str, object] = {} if args.min_confidence is None else {
         "min_confidence": coerce("min_confidence", args.min_confidence)}
     if args.use_model is not None:
         overrides["use_model"] = args.use_model
-    config = load_config(Path(args.paths[0]), overrides)
     type_sets = None
     if args.top_types:
         try:
@@ -306,15 +334,25 @@ def _run_evaluate(args: argparse.Namespace, stdout: TextIO, stderr: TextIO) -> i
             stderr.write(f"typeseer evaluate: cannot read --top-types {args.top_types}: "
                          f"{getattr(error, 'strerror', None) or error}\n")
             return EXIT_USAGE
-    progress = _Progress(stderr) if stderr.isatty() else None
-    try:
-        result = evaluate(args.paths, config, type_sets=type_sets, progress=progress)
-    except EvaluationError as error:
-        stderr.write(f"typeseer evaluate: {error}\n")
-        return EXIT_USAGE
-    finally:
-        if progress is not None:
-            progress.close()
+    result: EvaluationResult | None
+    if args.out is not None:
+        code, result = _run_batch_evaluate(args, overrides, type_sets, stderr)
+    else:
+        if args.jobs is not None:
+            overrides["jobs"] = args.jobs
+        config = load_config(Path(args.paths[0]), overrides)
+        progress = _Progress(stderr) if stderr.isatty() else None
+        try:
+            result = evaluate(args.paths, config, type_sets=type_sets, progress=progress)
+        except EvaluationError as error:
+            stderr.write(f"typeseer evaluate: {error}\n")
+            return EXIT_USAGE
+        finally:
+            if progress is not None:
+                progress.close()
+        code = EXIT_OK
+    if result is None:
+        return code
     if args.format == "json":
         text = json.dumps(result_to_dict(result), indent=1) + "\n"
     else:
@@ -323,7 +361,49 @@ def _run_evaluate(args: argparse.Namespace, stdout: TextIO, stderr: TextIO) -> i
         atomic_write_text(Path(args.output), text)
     else:
         stdout.write(text)
-    return EXIT_OK
+    return code
+
+
+def _run_batch_evaluate(args: argparse.Namespace, overrides: dict[str, object],
+                        type_sets: dict[str, frozenset[str]] | None,
+                        stderr: TextIO) -> tuple[int, EvaluationResult | None]:
+    """``evaluate --out``: the exit code, and the merged report to print (None: none)."""
+    from .evaluate import EvaluationError
+    from .evaluate_batch import evaluate_batch
+    from .executor import ExecutorError, create_executor, executor_settings
+
+    paths = _project_list(args)
+    # One configuration for every project: the current folder's pyproject.toml and the flags.
+    config = load_config(Path.cwd(), overrides)
+    try:
+        settings = executor_settings(args, args.jobs or None)
+    except ExecutorError as error:
+        stderr.write(f"typeseer evaluate: error: {error}\n")
+        return EXIT_USAGE, None
+    try:
+        with create_executor(settings) as executor:
+            result, summary = evaluate_batch(
+                paths, args.out, executor, config, type_sets=type_sets,
+                log=lambda message: print(f"typeseer: {message}", file=stderr, flush=True))
+    except EvaluationError as error:
+        stderr.write(f"typeseer evaluate: {error}\n")
+        return EXIT_USAGE, None
+    except ExecutorError as error:
+        stderr.write(f"typeseer evaluate: {error}\n")
+        return EXIT_FAILURE, None
+    except OSError as error:
+        stderr.write(f"typeseer evaluate: cannot write under {args.out}: "
+                     f"{error.strerror or error}\n")
+        return EXIT_FAILURE, None
+    for failure in summary.failures:
+        tries = f" after {failure['attempts']} tries" if failure["attempts"] else ""
+        stderr.write(f"typeseer: project {failure['project']} ({failure['root']}) "
+                     f"failed{tries}: {failure['error']}\n")
+    if result is None and not summary.failures:
+        stderr.write("typeseer evaluate: no annotated site to score in any project: evaluate "
+                     "needs annotated code, whose annotations are the ground truth\n")
+        return EXIT_USAGE, None
+    return (EXIT_FAILURE if summary.failures else EXIT_OK), result
 
 
 def _run_train(args: argparse.Namespace, stderr: TextIO) -> int:
