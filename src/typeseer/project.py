@@ -148,6 +148,10 @@ class Project:
         self._packages: set[str] = set()
         self._module_of: dict[str, str] = {}
         self._loaded: dict[str, LoadedModule] = {}
+        #: Files whose module name another file provides (a clash): loaded for their own
+        #: analysis, kept like the others so that the objects of their scope trees stay alive
+        #: as long as inference may have memoised facts about them (by identity).
+        self._shadowed: dict[str, LoadedModule] = {}
         #: Module name of each loaded module's root scope (what static inference reads).
         self._root_names: dict[int, str] = {}
         #: Index in ``files`` of the file behind each loaded module's root scope.
@@ -161,8 +165,8 @@ class Project:
                 self._packages.add(name)
             # First file wins on a clash (two roots holding the same module).
             self._by_module.setdefault(name, source)
-            self._module_of[source.relpath + "\0" + str(source.root)] = name
-            self._index_of.setdefault(source.relpath + "\0" + str(source.root), index)
+            self._module_of[self._file_key(source)] = name
+            self._index_of.setdefault(self._file_key(source), index)
 
     @property
     def files(self) -> list[SourceFile]:
@@ -178,7 +182,7 @@ class Project:
         return self._by_module.get(name)
 
     def module_name(self, source: SourceFile) -> str:
-        return self._module_of[source.relpath + "\0" + str(source.root)]
+        return self._module_of[self._file_key(source)]
 
     def is_package(self, name: str) -> bool:
         return name in self._packages
@@ -189,6 +193,9 @@ class Project:
         cached = self._loaded.get(name)
         if cached is not None and cached.source == source:
             return cached
+        shadowed = self._by_module.get(name) != source
+        if shadowed and self._file_key(source) in self._shadowed:
+            return self._shadowed[self._file_key(source)]
         try:
             text = self._text(source)
             tree = parse_source(text, source.relpath)
@@ -200,21 +207,29 @@ class Project:
             loaded = LoadedModule(name, source, None, str(error))
         except RecursionError:
             loaded = LoadedModule(name, source, None, "code nested too deeply to analyse")
-        if self._by_module.get(name) == source:
+        if shadowed:
+            self._shadowed[self._file_key(source)] = loaded
+        else:
             self._loaded[name] = loaded
-            if loaded.sites is not None:
-                self.loaded_lines += len(loaded.sites.lines)
+        if loaded.sites is not None:
+            self.loaded_lines += len(loaded.sites.lines)
         return loaded
+
+    @staticmethod
+    def _file_key(source: SourceFile) -> str:
+        return source.relpath + "\0" + str(source.root)
 
     def release(self) -> None:
         """Drop every loaded module, breaking their scope trees' cycles (see
         ``Scope.release``); they are loaded again on demand, and nothing loaded before may be
         used afterwards. Modules that failed to load (or were given up) stay failed."""
-        for loaded in self._loaded.values():
+        for loaded in (*self._loaded.values(), *self._shadowed.values()):
             if loaded.sites is not None:
                 loaded.sites.scope.release()
         self._loaded = {name: loaded for name, loaded in self._loaded.items()
                         if loaded.sites is None}
+        self._shadowed = {key: loaded for key, loaded in self._shadowed.items()
+                          if loaded.sites is None}
         self._root_names.clear()
         self._root_files.clear()
         self.loaded_lines = 0
@@ -222,8 +237,11 @@ class Project:
     def give_up(self, source: SourceFile, reason: str) -> None:
         """Treat ``source`` as a module that failed to load, for ``reason``."""
         name = self.module_name(source)
+        given_up = LoadedModule(name, source, None, reason)
         if self._by_module.get(name) == source:
-            self._loaded[name] = LoadedModule(name, source, None, reason)
+            self._loaded[name] = given_up
+        else:
+            self._shadowed[self._file_key(source)] = given_up
 
     def _text(self, source: SourceFile) -> str:
         text = self.overlay.get(source.path)
@@ -236,7 +254,7 @@ class Project:
 
     def index_of(self, source: SourceFile) -> int:
         """The position of ``source`` in ``files``."""
-        return self._index_of[source.relpath + "\0" + str(source.root)]
+        return self._index_of[self._file_key(source)]
 
     def load_all(self) -> list[ModuleSites]:
         """Every module of the project that loads, in file order (cached like ``load``)."""

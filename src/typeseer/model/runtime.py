@@ -6,14 +6,14 @@ The model file is a compressed ``.npz`` (model/train.py ``export``) loaded with
 
 from __future__ import annotations
 
+import functools
 import json
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from functools import lru_cache
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 
@@ -32,6 +32,32 @@ MIN_PROBABILITY = 1e-3
 
 class ModelFileError(ValueError):
     """The model file is missing parts, damaged, or holds pickled objects."""
+
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+@functools.lru_cache(maxsize=1)
+def _thread_pools() -> Any:
+    """threadpoolctl's controller of the thread pools loaded in this process (BLAS's)."""
+    from threadpoolctl import ThreadpoolController
+
+    return ThreadpoolController()
+
+
+def _one_blas_thread(method: F) -> F:
+    """Run ``method`` with BLAS on one thread. The order in which a matrix product sums its
+    terms depends on how many threads share it, and float32 results differ in their last
+    bits: on one thread, every probability is the same on any machine and in any worker
+    (a Ray task gets one thread, the CLI one per core), so outputs are identical everywhere.
+    The products are small (one file's sites at a time): threads gained nothing there."""
+
+    @functools.wraps(method)
+    def limited(*args: Any, **kwargs: Any) -> Any:
+        with _thread_pools().limit(limits=1, user_api="blas"):
+            return method(*args, **kwargs)
+
+    return limited  # type: ignore[return-value]
 
 
 @dataclass(frozen=True, slots=True, eq=False)
@@ -91,6 +117,7 @@ class Model:
         means: np.ndarray = summed / counts  # float32 throughout: float64 doubles the cost
         return means
 
+    @_one_blas_thread
     def predict(self, feature_bags: Sequence[Sequence[int]],
                 candidates: Sequence[Sequence[str]]) -> list[list[tuple[str, float]]]:
         """For each site, the top types with their probability, best first."""
@@ -130,6 +157,7 @@ class Model:
         np.exp(scores, out=scores)
         return scores
 
+    @_one_blas_thread
     def type_probabilities(self, feature_bags: Sequence[Sequence[int]],
                            candidates: Sequence[Sequence[str]],
                            types: Sequence[str]) -> list[list[float]]:
@@ -206,12 +234,12 @@ class Model:
         return [(t, p) for t, p in ranked if p >= MIN_PROBABILITY][:TOP_K]
 
 
-@lru_cache(maxsize=4096)
+@functools.lru_cache(maxsize=4096)
 def _class_vectors(model: Model, names: tuple[str, ...]) -> np.ndarray:
     return model._bags([hash_features(class_features(n)) for n in names])
 
 
-@lru_cache(maxsize=4)
+@functools.lru_cache(maxsize=4)
 def _label_index(model: Model) -> tuple[dict[str, int], tuple[int, ...]]:
     """Each plain label's row, and the rows of the templates (labels with a slot)."""
     index: dict[str, int] = {}
@@ -233,7 +261,7 @@ def _vocabulary(stored: np.ndarray, meta: dict[str, Any]) -> list[str]:
     return [str(v) for v in stored]
 
 
-@lru_cache(maxsize=1)
+@functools.lru_cache(maxsize=1)
 def load_model() -> Model | None:
     """The model shipped in the package, or None when it is missing."""
     resource = resources.files(__package__).joinpath("data").joinpath(MODEL_FILE)
