@@ -147,6 +147,8 @@ class BatchProject:
     #: the batch it was given.
     files_digest: str
     fingerprint: str
+    #: Bytes of its files (what a task's time grows with).
+    size: int = 0
 
 
 def files_digest(files: Sequence[SourceFile]) -> str:
@@ -201,8 +203,10 @@ def find_projects(paths: Sequence[str | Path], config: Config) -> list[BatchProj
         listed = files_digest(files)
         fingerprint = hashlib.blake2b(f"{version}\0{listed}".encode(),
                                       digest_size=8).hexdigest()
+        size = sum(source.path.stat().st_size for source in files
+                   if source.path.is_file())
         projects.append(BatchProject(project_id, root, files, diagnostics, listed,
-                                 fingerprint))
+                                     fingerprint, size))
     return projects
 
 
@@ -318,29 +322,35 @@ def _stderr_log(message: str) -> None:
     print(f"typeseer: {message}", file=sys.stderr, flush=True)
 
 
+def _parts_by_project(storage: ResultStore) -> dict[str, list[tuple[str, int, str]]]:
+    """The parts under OUT, by project: ``(path, batch, fingerprint)``. Other files (the
+    temporary file of a killed write, anything not ours) are left out."""
+    found: dict[str, list[tuple[str, int, str]]] = {}
+    for table in TABLES:
+        for path in storage.list(table):
+            _, project, name = [*path.split("/", 2), "", ""][:3]
+            match = _PART.fullmatch(name)
+            if match is not None:
+                found.setdefault(project, []).append(
+                    (path, int(match.group(1)), match.group(2)))
+    return found
+
+
 def _plan(projects: Sequence[BatchProject], storage: ResultStore, out: str, config: Config,
           batch_files: int, summary: BatchSummary) -> list[Task[_BatchStats]]:
-    """The tasks of the batches not done yet; parts of other fingerprints are removed."""
-    existing = {table: storage.list(table) for table in TABLES}
+    """The tasks of the batches not done yet, largest projects first (the run ends sooner
+    when the long tasks start early); parts of other fingerprints are removed."""
+    existing = _parts_by_project(storage)
     done: set[str] = set()
     for project in projects:
         count = max(1, -(-len(project.files) // batch_files))
-        wanted = {_part_name("files", project.id, batch, project.fingerprint)
-                  for batch in range(count)}
-        for table in TABLES:
-            prefix = f"{table}/{project.id}/"
-            for path in existing[table]:
-                if not path.startswith(prefix):
-                    continue
-                match = _PART.fullmatch(path[len(prefix):])
-                if match is None:
-                    continue  # a temporary file of a killed write, or not ours
-                if match.group(2) != project.fingerprint or int(match.group(1)) >= count:
-                    storage.delete(path)
-                elif table == "files" and path in wanted:
-                    done.add(path)
+        for path, batch, fingerprint in existing.get(project.id, []):
+            if fingerprint != project.fingerprint or batch >= count:
+                storage.delete(path)
+            elif path.startswith("files/"):
+                done.add(path)
     tasks = []
-    for project in projects:
+    for project in sorted(projects, key=lambda p: -p.size):
         summary.projects += 1
         summary.files += len(project.files)
         count = max(1, -(-len(project.files) // batch_files))
