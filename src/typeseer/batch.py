@@ -60,6 +60,8 @@ DEFAULT_BATCH_FILES = 200
 #: The tables a batch run writes.
 TABLES = ("predictions", "files")
 _PART = re.compile(r"part-(\d{5})-([0-9a-f]{16})\.parquet")
+#: Bump when the parts' columns or meaning change: parts of another format are redone.
+_FORMAT = 1
 #: Seconds between progress lines.
 _PROGRESS_EVERY_S = 10.0
 
@@ -201,7 +203,7 @@ def find_projects(paths: Sequence[str | Path], config: Config) -> list[BatchProj
     for root, project_id in zip(roots, _project_ids(roots), strict=True):
         files, diagnostics = discover([root], config.exclude)
         listed = files_digest(files)
-        fingerprint = hashlib.blake2b(f"{version}\0{listed}".encode(),
+        fingerprint = hashlib.blake2b(f"{_FORMAT}\0{version}\0{listed}".encode(),
                                       digest_size=8).hexdigest()
         size = sum(source.path.stat().st_size for source in files
                    if source.path.is_file())

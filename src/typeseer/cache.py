@@ -79,7 +79,8 @@ _PACKAGE = Path(__file__).resolve().parent
 #: typeseer's modules that only consume inference results (never imported by ``infer``; a
 #: test checks it): editing them does not invalidate the cache.
 _CONSUMERS = frozenset({
-    "__main__.py", "cli.py", "coverage.py", "evaluate.py", "explain.py", "pyi.py", "report.py",
+    "__main__.py", "batch.py", "cli.py", "coverage.py", "evaluate.py", "evaluate_batch.py",
+    "executor.py", "explain.py", "pyi.py", "ray_executor.py", "report.py", "store.py",
     "scoring.py", "strip.py", "verify.py", "apply/", "corpus/", "lsp/", "model/dataset.py",
     "model/train.py",
 })
