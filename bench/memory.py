@@ -51,15 +51,17 @@ def assemble(specs: list[str], cache: Path) -> tuple[list[Path], int, int]:
     return roots, len(files), lines
 
 
-def _tree(pid: int) -> list[int]:
-    """``pid`` and its descendants."""
-    found, pending = [], [pid]
+def process_tree(pid: int) -> dict[int, int]:
+    """``pid`` and its descendants, each with its parent (``pid``'s own is 0)."""
+    found: dict[int, int] = {}
+    pending = [(pid, 0)]
     while pending:
-        current = pending.pop()
-        found.append(current)
+        current, parent = pending.pop()
+        found[current] = parent
         for task in Path(f"/proc/{current}/task").glob("*"):
             try:
-                pending.extend(int(c) for c in (task / "children").read_text().split())
+                pending.extend((int(c), current)
+                               for c in (task / "children").read_text().split())
             except OSError:
                 continue
     return found
@@ -84,7 +86,7 @@ class Sampler(threading.Thread):
 
     def run(self) -> None:
         while not self.done.is_set():
-            sizes = [_rss_kib(pid) for pid in _tree(self.pid)]
+            sizes = [_rss_kib(pid) for pid in process_tree(self.pid)]
             self.peak_total_kib = max(self.peak_total_kib, sum(sizes))
             self.peak_single_kib = max([self.peak_single_kib, *sizes])
             self.done.wait(0.05)

@@ -53,6 +53,7 @@ sys.path.insert(0, str(ROOT / "bench"))
 sys.path.insert(0, str(ROOT / "src"))
 
 from _results import git_state, write_json  # noqa: E402
+from memory import process_tree  # noqa: E402
 
 from typeseer.batch import read_batch_table  # noqa: E402
 from typeseer.corpus.lists import read_names  # noqa: E402
@@ -111,24 +112,6 @@ def materialise(corpus: Path, names: list[str]) -> tuple[list[Path], int]:
 
 # -- memory -----------------------------------------------------------------------------------
 
-def _processes() -> dict[int, tuple[int, str, int]]:
-    """pid -> (parent pid, command line, resident pages) of every process."""
-    found = {}
-    for entry in os.scandir("/proc"):
-        if not entry.name.isdigit():
-            continue
-        try:
-            stat = Path(f"/proc/{entry.name}/stat").read_text()
-            command = Path(f"/proc/{entry.name}/cmdline").read_bytes()
-            pages = int(Path(f"/proc/{entry.name}/statm").read_text().split()[1])
-        except (OSError, ValueError, IndexError):
-            continue
-        parent = int(stat.rsplit(")", 1)[1].split()[1])
-        found[int(entry.name)] = (parent, command.replace(b"\0", b" ").decode(errors="replace"),
-                                  pages)
-    return found
-
-
 class MemorySampler(threading.Thread):
     """Peak RSS of each process of a process tree, and of the tree, every 50 ms."""
 
@@ -144,26 +127,21 @@ class MemorySampler(threading.Thread):
 
     def run(self) -> None:
         while not self.stopped.is_set():
-            processes = _processes()
-            tree, pending = set(), [self.root]
-            children: dict[int, list[int]] = {}
-            for pid, (parent, _, _) in processes.items():
-                children.setdefault(parent, []).append(pid)
-            while pending:
-                pid = pending.pop()
-                if pid in processes and pid not in tree:
-                    tree.add(pid)
-                    pending.extend(children.get(pid, []))
             total = 0.0
-            for pid in tree:
-                parent, command, pages = processes[pid]
+            for pid, parent in process_tree(self.root).items():
+                try:
+                    pages = int(Path(f"/proc/{pid}/statm").read_text().split()[1])
+                    command = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ")
+                except (OSError, ValueError, IndexError):
+                    continue  # ended meanwhile
                 mib = pages * _PAGE_MIB
                 total += mib
                 self.peaks[pid] = max(self.peaks.get(pid, 0.0), mib)
                 self.parents[pid] = parent
-                if command.startswith("ray::_remote_call"):
+                text = command.decode(errors="replace")
+                if text.startswith("ray::_remote_call"):
                     self.ran_tasks.add(pid)  # a Ray worker, while it runs a task
-                self.commands.setdefault(pid, command)
+                self.commands.setdefault(pid, text)
             self.tree_peak = max(self.tree_peak, total)
             self.stopped.wait(0.05)
 

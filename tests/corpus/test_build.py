@@ -6,7 +6,10 @@ import argparse
 import json
 import re
 import zipfile
+from collections.abc import Iterable, Iterator
+from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -33,6 +36,7 @@ from typeseer.corpus.lists import (
 )
 from typeseer.corpus.split import assign_split, split_packages
 from typeseer.corpus.wheels import is_generated, scan_wheel
+from typeseer.executor import Executor, LocalExecutor, Outcome, Task
 
 CORE = '''"""Core helpers."""
 from typing import Optional, List
@@ -446,3 +450,48 @@ def test_committed_lists() -> None:
     for split, names in splits.items():
         assert not names & set(holdout)
         assert all(assign_split(n) == split for n in names)
+
+
+def test_build_on_worker_processes_gives_the_same_shards(tmp_path: Path,
+                                                         index: dict[str, Path]) -> None:
+    (tmp_path / "one").mkdir()
+    (tmp_path / "two").mkdir()
+    inline = run_build(tmp_path / "one", FakePip(index), ["alpha", "beta-pkg"])
+    pooled = run_build(tmp_path / "two", FakePip(index), ["alpha", "beta-pkg"],
+                       executor=LocalExecutor(2))
+    for shard in ("alpha.parquet", "beta-pkg.parquet"):
+        assert ((tmp_path / "one" / "out" / "sites" / shard).read_bytes()
+                == (tmp_path / "two" / "out" / "sites" / shard).read_bytes())
+    assert (inline.sites_kept, inline.failures) == (pooled.sites_kept, pooled.failures) \
+        == (inline.sites_kept, {})
+
+
+class FailingExtraction(Executor):
+    """Every extraction task of ``package`` raises, every try."""
+
+    def __init__(self, package: str) -> None:
+        self.package = package
+
+    def describe(self) -> str:
+        return "failing"
+
+    def run(self, tasks: Iterable[Task[Any]]) -> Iterator[Outcome[Any]]:
+        def broken(*args: object) -> object:
+            raise OSError("disk full")
+
+        tasks = [replace(t, function=broken)
+                 if t.key == self.package and t.function is build_module._extract_job else t
+                 for t in tasks]
+        yield from LocalExecutor(1, max_attempts=2).run(tasks)
+
+
+def test_a_failed_extraction_is_reported_and_done_next_time(tmp_path: Path,
+                                                            index: dict[str, Path]) -> None:
+    pip = FakePip(index)
+    summary = run_build(tmp_path, pip, ["alpha", "beta-pkg"],
+                        executor=FailingExtraction("beta-pkg"))
+    assert summary.failures == {"extract beta-pkg": "OSError: disk full"}
+    assert summary.packages_kept == 1
+    assert not (tmp_path / "out" / "sites" / "beta-pkg.parquet").exists()
+    summary = run_build(tmp_path, pip, ["alpha", "beta-pkg"])
+    assert summary.failures == {} and summary.packages_kept == 2
