@@ -243,3 +243,16 @@ def test_cli_usage_errors(projects: list[Path], tmp_path: Path, argv: list[str],
 def test_cli_missing_project(tmp_path: Path) -> None:
     code, _, err = run_cli("infer", str(tmp_path / "nowhere"), "--out", str(tmp_path / "o"))
     assert code == 2 and "no such file or directory" in err
+
+
+def test_cli_output_that_cannot_be_written(projects: list[Path], tmp_path: Path) -> None:
+    taken = tmp_path / "a-file"
+    taken.write_text("not a folder")
+    code, _, err = run_cli("infer", str(projects[2]), "--out", str(taken), "--no-model")
+    assert code == 1 and f"cannot write under {taken}" in err and "Traceback" not in err
+    assert taken.read_text() == "not a folder"
+
+
+def test_cli_unknown_storage_scheme(projects: list[Path]) -> None:
+    code, _, err = run_cli("infer", str(projects[2]), "--out", "nosuchfs://bucket/run")
+    assert code == 2 and "nosuchfs://bucket/run" in err and "Traceback" not in err

@@ -41,7 +41,7 @@ from .api import InferResult, ProjectAnalysis
 from .config import Config
 from .executor import Executor, Outcome, Task
 from .sources import Diagnostic, Severity, SourceFile, discover
-from .store import ResultStore, StoreError, parquet_bytes, require_pyarrow
+from .store import ResultStore, StoreError, parquet_bytes, read_parquet, require_pyarrow
 
 __all__ = [
     "DEFAULT_BATCH_FILES",
@@ -51,7 +51,10 @@ __all__ = [
     "files_digest",
     "find_projects",
     "infer_batch",
+    "peak_memory_mib",
+    "project_files",
     "read_batch_table",
+    "stderr_log",
 ]
 
 #: Files per task: large enough that a task's start (the project index, the call sites the
@@ -68,7 +71,7 @@ _PROGRESS_EVERY_S = 10.0
 Log = Callable[[str], None]
 
 
-class BatchError(StoreError):
+class BatchError(ValueError):
     """The batch run cannot start (a missing project, pyarrow missing...); says why."""
 
 
@@ -126,13 +129,13 @@ def read_batch_table(out: str | os.PathLike[str], table: str = "predictions") ->
     pyarrow Table in (project, batch) order."""
     if table not in TABLES:
         raise BatchError(f"unknown table {table!r}; known: {', '.join(TABLES)}")
-    pa = require_pyarrow()
-    storage = ResultStore(os.fspath(out))
-    parts = [p for p in storage.list(table) if _PART.fullmatch(p.rsplit("/", 1)[-1])]
-    schema = _schemas()[table]
-    tables = [pa.parquet.read_table(pa.BufferReader(storage.read(p)), schema=schema)
-              for p in parts]
-    return pa.concat_tables(tables) if tables else schema.empty_table()
+    try:
+        storage = ResultStore(os.fspath(out))
+    except StoreError as error:
+        raise BatchError(str(error)) from None
+    parts = storage.by_project([table], _PART)
+    return read_parquet(storage, sorted(path for project in parts.values()
+                                        for path, _ in project), _schemas()[table])
 
 
 # -- projects and fingerprints ----------------------------------------------------------------
@@ -253,16 +256,33 @@ class ProjectChanged(RuntimeError):
 _session: tuple[str, ProjectAnalysis] | None = None
 
 
+def project_files(root: str, config: Config, digest: str) -> list[SourceFile]:
+    """The files of the project at ``root``, as the run planned them: ProjectChanged when
+    they are not (another file list, a file edited since), which a worker must not guess."""
+    files, _ = discover([root], config.exclude)
+    if files_digest(files) != digest:
+        raise ProjectChanged(f"{root}: files changed since the run started; run again")
+    return files
+
+
+def peak_memory_mib() -> float:
+    """This process's peak resident memory so far, in MiB."""
+    return round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)
+
+
+def stderr_log(message: str) -> None:
+    """The default log of batch runs: a line on stderr."""
+    print(f"typeseer: {message}", file=sys.stderr, flush=True)
+
+
 def _analysis(task: _BatchTask) -> ProjectAnalysis:
     global _session
     if _session is not None and _session[0] == task.fingerprint:
         return _session[1]
     _session = None
     gc.collect()  # the previous project's analysis
-    files, _ = discover([task.root], task.config.exclude)
-    if files_digest(files) != task.files_digest:
-        raise ProjectChanged(f"{task.root}: files changed since the run started; run again")
-    analysis = ProjectAnalysis(files, task.config)
+    analysis = ProjectAnalysis(project_files(task.root, task.config, task.files_digest),
+                               task.config)
     _session = (task.fingerprint, analysis)
     return analysis
 
@@ -313,41 +333,22 @@ def run_batch_task(task: _BatchTask) -> _BatchStats:
     statuses: dict[str, int] = {}
     for row in files:
         statuses[row["status"]] = statuses.get(row["status"], 0) + 1
-    peak_kib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     return _BatchStats(task.stop - task.start, lines, sites, typed, statuses, os.getpid(),
-                       round(peak_kib / 1024, 1))
+                       peak_memory_mib())
 
 
 # -- the run --------------------------------------------------------------------------------
-
-def _stderr_log(message: str) -> None:
-    print(f"typeseer: {message}", file=sys.stderr, flush=True)
-
-
-def _parts_by_project(storage: ResultStore) -> dict[str, list[tuple[str, int, str]]]:
-    """The parts under OUT, by project: ``(path, batch, fingerprint)``. Other files (the
-    temporary file of a killed write, anything not ours) are left out."""
-    found: dict[str, list[tuple[str, int, str]]] = {}
-    for table in TABLES:
-        for path in storage.list(table):
-            _, project, name = [*path.split("/", 2), "", ""][:3]
-            match = _PART.fullmatch(name)
-            if match is not None:
-                found.setdefault(project, []).append(
-                    (path, int(match.group(1)), match.group(2)))
-    return found
-
 
 def _plan(projects: Sequence[BatchProject], storage: ResultStore, out: str, config: Config,
           batch_files: int, summary: BatchSummary) -> list[Task[_BatchStats]]:
     """The tasks of the batches not done yet, largest projects first (the run ends sooner
     when the long tasks start early); parts of other fingerprints are removed."""
-    existing = _parts_by_project(storage)
+    existing = storage.by_project(TABLES, _PART)
     done: set[str] = set()
     for project in projects:
         count = max(1, -(-len(project.files) // batch_files))
-        for path, batch, fingerprint in existing.get(project.id, []):
-            if fingerprint != project.fingerprint or batch >= count:
+        for path, match in existing.get(project.id, []):
+            if match.group(2) != project.fingerprint or int(match.group(1)) >= count:
                 storage.delete(path)
             elif path.startswith("files/"):
                 done.add(path)
@@ -377,7 +378,7 @@ def infer_batch(paths: Sequence[str | Path], out: str | os.PathLike[str], execut
     """Infer every project of ``paths`` (each one a project) into Parquet under ``out`` with
     ``executor`` (see the module docstring). Raises BatchError when it cannot start."""
     started = time.monotonic()
-    log = log or _stderr_log
+    log = log or stderr_log
     if batch_files < 1:
         raise BatchError("the batch size must be at least 1 file")
     if not paths:
@@ -385,7 +386,10 @@ def infer_batch(paths: Sequence[str | Path], out: str | os.PathLike[str], execut
     # A task is one process's work: no pool of its own, and no incremental cache (the parts
     # on OUT are what a run resumes from).
     config = replace(config or Config(), jobs=1, cache=False)
-    storage = ResultStore(os.fspath(out))
+    try:
+        storage = ResultStore(os.fspath(out))
+    except StoreError as error:
+        raise BatchError(str(error)) from None
     summary = BatchSummary(os.fspath(out), executor.describe())
     projects = find_projects(paths, config)
     tasks = _plan(projects, storage, os.fspath(out), config, batch_files, summary)

@@ -285,6 +285,9 @@ def _run_batch_infer(args: argparse.Namespace, stdout: TextIO, stderr: TextIO) -
         lambda message: print(f"typeseer: {message}", file=stderr, flush=True))
     try:
         settings = executor_settings(args, args.jobs or None)
+    except ExecutorError as error:
+        raise _UsageError(f"typeseer infer: error: {error}") from None
+    try:
         with create_executor(settings) as executor:
             summary = infer_batch(paths, args.out, executor, config,
                                   batch_files=args.batch_files or DEFAULT_BATCH_FILES, log=log)
@@ -293,6 +296,10 @@ def _run_batch_infer(args: argparse.Namespace, stdout: TextIO, stderr: TextIO) -
         return EXIT_USAGE
     except ExecutorError as error:
         stderr.write(f"typeseer infer: {error}\n")
+        return EXIT_FAILURE
+    except OSError as error:
+        stderr.write(f"typeseer infer: cannot write under {args.out}: "
+                     f"{error.strerror or error}\n")
         return EXIT_FAILURE
     stdout.write(json.dumps(summary.to_json(), indent=1) + "\n")
     for failure in summary.failures:

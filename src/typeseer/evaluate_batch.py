@@ -33,8 +33,6 @@ import hashlib
 import json
 import os
 import re
-import resource
-import sys
 import time
 from collections.abc import Callable, Collection, Mapping, Sequence
 from dataclasses import asdict, dataclass, field, replace
@@ -42,7 +40,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-from .batch import BatchProject, ProjectChanged, files_digest, find_projects
+from .batch import BatchProject, find_projects, peak_memory_mib, project_files, stderr_log
 from .config import Config
 from .evaluate import (
     EvaluationError,
@@ -56,8 +54,8 @@ from .evaluate import (
 from .executor import Executor, Outcome, Task
 from .scoring import GroundTruth, PredictionRecord, TruthSite, score
 from .sites import SiteKey
-from .sources import Diagnostic, Severity, discover
-from .store import ResultStore, StoreError, parquet_bytes, require_pyarrow
+from .sources import Diagnostic, Severity
+from .store import ResultStore, StoreError, parquet_bytes, read_parquet, require_pyarrow
 from .typeexpr import parse_type
 
 __all__ = [
@@ -226,14 +224,10 @@ def read_evaluation_table(out: str | os.PathLike[str], table: str = "truth") -> 
     as a pyarrow Table in project order."""
     if table not in _TABLES:
         raise EvaluateBatchError(f"unknown table {table!r}; known: {', '.join(_TABLES)}")
-    pa = require_pyarrow()
     storage = ResultStore(os.fspath(out))
-    schema = _schemas()[table]
-    parts = [path for path in storage.list(table)
-             if _FILE.fullmatch(path.rsplit("/", 1)[-1])]
-    tables = [pa.parquet.read_table(pa.BufferReader(storage.read(path)), schema=schema)
-              for path in parts]
-    return pa.concat_tables(tables) if tables else schema.empty_table()
+    parts = storage.by_project([table], _FILE)
+    return read_parquet(storage, sorted(path for project in parts.values()
+                                        for path, _ in project), _schemas()[table])
 
 
 def _read_result(storage: ResultStore, project: str, fingerprint: str, threshold: float,
@@ -276,9 +270,7 @@ class _ProjectStats:
 def run_project_task(task: _ProjectTask) -> _ProjectStats:
     """Evaluate one project and store its three files (what a worker runs)."""
     pa = require_pyarrow()
-    files, _ = discover([task.root], task.config.exclude)
-    if files_digest(files) != task.files_digest:
-        raise ProjectChanged(f"{task.root}: files changed since the run started; run again")
+    project_files(task.root, task.config, task.files_digest)
     storage = ResultStore(task.out)
     try:
         result = evaluate([task.root], task.config, threshold=task.threshold)
@@ -296,16 +288,11 @@ def run_project_task(task: _ProjectTask) -> _ProjectStats:
         storage.write(_file_name(folder, task.project, task.fingerprint), data)
     storage.write(_file_name("projects", task.project, task.fingerprint),  # last: done
                   json.dumps(record, indent=1).encode() + b"\n")
-    peak_kib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     return _ProjectStats(record["status"], record["reason"], len(sites), os.getpid(),
-                         round(peak_kib / 1024, 1))
+                         peak_memory_mib())
 
 
 # -- the run --------------------------------------------------------------------------------
-
-def _stderr_log(message: str) -> None:
-    print(f"typeseer: {message}", file=sys.stderr, flush=True)
-
 
 @lru_cache(maxsize=1)
 def _evaluation_code() -> str:
@@ -327,21 +314,14 @@ def _fingerprint(project: BatchProject) -> str:
 def _remove_stale(projects: Sequence[BatchProject], fingerprints: Sequence[str],
                   storage: ResultStore) -> set[str]:
     """Remove the files of the projects' other fingerprints; the names of those kept."""
-    existing = {folder: storage.list(folder) for folder in FOLDERS}
+    existing = storage.by_project(FOLDERS, _FILE)
     kept: set[str] = set()
     for project, fingerprint in zip(projects, fingerprints, strict=True):
-        for folder in FOLDERS:
-            prefix = f"{folder}/{project.id}/"
-            for path in existing[folder]:
-                if not path.startswith(prefix):
-                    continue
-                match = _FILE.fullmatch(path[len(prefix):])
-                if match is None:
-                    continue  # a temporary file of a killed write, or not ours
-                if match.group(2) == fingerprint:
-                    kept.add(path)
-                else:
-                    storage.delete(path)
+        for path, match in existing.get(project.id, []):
+            if match.group(2) == fingerprint:
+                kept.add(path)
+            else:
+                storage.delete(path)
     return kept
 
 
@@ -425,7 +405,7 @@ def evaluate_batch(paths: Sequence[str | Path], out: str | os.PathLike[str],
     Raises EvaluateBatchError when the run cannot start; OSError when OUT cannot be written.
     """
     started = time.monotonic()
-    log = log or _stderr_log
+    log = log or stderr_log
     config = config or Config()
     if not paths:
         raise EvaluateBatchError("no project given")

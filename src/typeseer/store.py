@@ -3,12 +3,14 @@ file system pyarrow writes (``s3://``, ``gs://``, ``hdfs://``), on storage every
 
 from __future__ import annotations
 
+import re
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
 from .fileio import atomic_write_bytes
 
-__all__ = ["ResultStore", "StoreError", "parquet_bytes", "require_pyarrow"]
+__all__ = ["ResultStore", "StoreError", "parquet_bytes", "read_parquet", "require_pyarrow"]
 
 
 class StoreError(ValueError):
@@ -68,6 +70,28 @@ class ResultStore:
 
     def delete(self, relative: str) -> None:
         self.fs.delete_file(f"{self.base}/{relative}")
+
+    def by_project(self, folders: Iterable[str], name: re.Pattern[str]
+                   ) -> dict[str, list[tuple[str, re.Match[str]]]]:
+        """The files ``FOLDER/PROJECT/NAME`` whose NAME matches ``name``, by project:
+        ``(path, match)``. Others (the temporary file of a killed write, anything not
+        ours) are left out. One listing of each folder, whatever the number of projects."""
+        found: dict[str, list[tuple[str, re.Match[str]]]] = {}
+        for folder in folders:
+            for path in self.list(folder):
+                parts = path.split("/")
+                match = name.fullmatch(parts[-1]) if len(parts) == 3 else None
+                if match is not None:
+                    found.setdefault(parts[1], []).append((path, match))
+        return found
+
+
+def read_parquet(store: ResultStore, paths: Iterable[str], schema: Any) -> Any:
+    """The Parquet files at ``paths`` as one pyarrow Table of ``schema`` (empty for none)."""
+    pa = require_pyarrow()
+    tables = [pa.parquet.read_table(pa.BufferReader(store.read(path)), schema=schema)
+              for path in paths]
+    return pa.concat_tables(tables) if tables else schema.empty_table()
 
 
 def parquet_bytes(table: Any) -> bytes:
