@@ -60,7 +60,7 @@ class ResultStore:
             data: bytes = source.read()
         return data
 
-    def list(self, folder: str) -> list[str]:
+    def files(self, folder: str) -> list[str]:
         """Paths (relative to OUT) of the files under ``folder``; none when it is missing."""
         pa = require_pyarrow()
         selector = pa.fs.FileSelector(f"{self.base}/{folder}", allow_not_found=True,
@@ -78,7 +78,7 @@ class ResultStore:
         ours) are left out. One listing of each folder, whatever the number of projects."""
         found: dict[str, list[tuple[str, re.Match[str]]]] = {}
         for folder in folders:
-            for path in self.list(folder):
+            for path in self.files(folder):
                 parts = path.split("/")
                 match = name.fullmatch(parts[-1]) if len(parts) == 3 else None
                 if match is not None:
