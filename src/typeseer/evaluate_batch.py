@@ -40,7 +40,14 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-from .batch import BatchProject, find_projects, peak_memory_mib, project_files, stderr_log
+from .batch import (
+    BatchError,
+    BatchProject,
+    find_projects,
+    peak_memory_mib,
+    project_files,
+    stderr_log,
+)
 from .config import Config
 from .evaluate import (
     EvaluationError,
@@ -419,7 +426,7 @@ def evaluate_batch(paths: Sequence[str | Path], out: str | os.PathLike[str],
     try:
         storage = ResultStore(os.fspath(out))
         projects = find_projects(paths, config)
-    except StoreError as error:
+    except (StoreError, BatchError) as error:
         raise EvaluateBatchError(str(error)) from None
     fingerprints = [_fingerprint(project) for project in projects]
     summary = EvaluateBatchSummary(os.fspath(out), executor.describe(), threshold)
