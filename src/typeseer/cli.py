@@ -93,7 +93,8 @@ def _build_parser(with_corpus: bool = False, selected: str | None = None) -> _Pa
     infer_cmd.add_argument("--kinds", metavar="K,K",
                            help="site kinds to report: param,return,variable,attribute")
     infer_cmd.add_argument("--jobs", "-j", type=int, metavar="N",
-                           help="worker processes (default 1; 0 = one per CPU)")
+                           help="worker processes (default 1; 0 = one per CPU); batch mode: "
+                                "workers, default one per CPU")
     infer_cmd.add_argument("--no-existing", action="store_false", dest="include_existing",
                            default=None, help="leave out sites that are already annotated")
     add_analysis_options(infer_cmd)
