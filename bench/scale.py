@@ -7,7 +7,10 @@ Two workloads on the same seeded sample of ``--packages N`` packages of a built 
   with their annotations stripped (code as a user who wants it annotated has it), one project
   per package, in ``bench/.cache/scale/``;
 * **corpus**: ``typeseer corpus build --offline`` of the same packages from the cached wheels
-  into a fresh folder (scan, de-duplication, extraction of labelled sites).
+  into a fresh folder (scan, de-duplication, extraction of labelled sites);
+* **project** (not run by default): batch ``infer`` of one large project (``--project
+  PATH``, default the largest package of the sample), split into batches that workers share:
+  how far a monorepo gains from more workers.
 
 Each run is a fresh CLI process, as a user runs it; the configurations are interleaved, run
 after run, so that a noisy machine slows them alike. Reported per workload and executor:
@@ -22,7 +25,8 @@ per-worker rate). The outputs of every configuration are compared: same predicti
 shards.
 
     .venv/bin/python bench/scale.py [--packages 40] [--repeat 3] [--executors local,ray]
-        [--corpus data/corpus]
+        [--corpus data/corpus] [--workloads infer,corpus,project] [--project PATH]
+        [--output bench/results/scale.json]
 
 Needs pyarrow and Ray (``pip install -e '.[ray]'``). Writes bench/results/scale.json.
 Linux only (``/proc``).
@@ -106,8 +110,12 @@ def materialise(corpus: Path, names: list[str]) -> tuple[list[Path], int]:
             root.mkdir(parents=True, exist_ok=True)
             marker.write_text("")
         roots.append(root)
-        lines += sum(p.read_bytes().count(b"\n") for p in root.rglob("*.py"))
+        lines += _lines(root)
     return roots, lines
+
+
+def _lines(root: Path) -> int:
+    return sum(path.read_bytes().count(b"\n") for path in root.rglob("*.py"))
 
 
 # -- memory -----------------------------------------------------------------------------------
@@ -189,8 +197,9 @@ def run_once(workload: str, executor: str, workers: int, inputs: dict[str, Path]
     with tempfile.TemporaryDirectory(prefix="typeseer-scale-") as temp:
         out = Path(temp) / "out"
         options = ["--executor", executor, "--jobs", str(workers)]
-        if workload == "infer":
-            command = [*TYPESEER, "infer", "--projects-from", str(inputs["projects"]),
+        if workload in ("infer", "project"):
+            listing = inputs["projects" if workload == "infer" else "project"]
+            command = [*TYPESEER, "infer", "--projects-from", str(listing),
                        "--out", str(out), "--quiet", *options]
         else:
             command = [*TYPESEER, "corpus", "build", "--out", str(out), "--offline",
@@ -210,7 +219,7 @@ def run_once(workload: str, executor: str, workers: int, inputs: dict[str, Path]
             raise SystemExit(f"{' '.join(command)} failed ({process.returncode}):\n"
                              f"{stderr.decode()[-3000:]}")
         summary = json.loads(stdout)
-        digest = _digest_infer(out) if workload == "infer" else _digest_corpus(out)
+        digest = _digest_corpus(out) if workload == "corpus" else _digest_infer(out)
     return Run(workload, executor, workers, round(wall, 2), float(summary["seconds"]),
                [round(p, 1) for p in sorted(sampler.worker_peaks(), reverse=True)],
                round(sampler.tree_peak, 1), digest)
@@ -244,17 +253,19 @@ def _hours(seconds: float) -> str:
     return f"{seconds / 3600:,.1f} h"
 
 
-def report(rows: list[Row], packages: int, lines: int) -> list[dict[str, object]]:
+def report(rows: list[Row], sizes: dict[str, tuple[int, int]]) -> list[dict[str, object]]:
+    """The table; ``sizes``: packages and lines of each workload."""
     table: list[dict[str, object]] = []
     by_key = {(r.workload, r.executor, r.workers): r for r in rows}
     for row in rows:
         single = by_key.get((row.workload, row.executor, 1))
+        packages, lines = sizes[row.workload]
         per_package = row.work / packages
         entry: dict[str, object] = {
             "workload": row.workload, "executor": row.executor, "workers": row.workers,
             "median_wall_s": round(row.wall, 2), "median_work_s": round(row.work, 2),
             "packages_per_s": round(packages / row.work, 3),
-            "lines_per_s": round(lines / row.work) if row.workload == "infer" else None,
+            "lines_per_s": round(lines / row.work) if row.workload != "corpus" else None,
             "scaling_vs_1_worker": round(single.work / row.work, 2) if single else None,
             "worker_peak_mib": round(row.worker_peak, 1),
             "tree_peak_mib": round(row.tree_peak, 1),
@@ -285,6 +296,8 @@ def main() -> None:
     parser.add_argument("--executors", default="local,ray")
     parser.add_argument("--workloads", default="infer,corpus")
     parser.add_argument("--workers", default="1,2")
+    parser.add_argument("--project", type=Path, default=None)
+    parser.add_argument("--output", type=Path, default=OUTPUT)
     args = parser.parse_args()
 
     names = sample_packages(args.corpus, args.packages, args.seed)
@@ -298,6 +311,13 @@ def main() -> None:
     files = sum(1 for r in roots for _ in r.rglob("*.py"))
     print(f"{len(names)} packages, {files} files, {lines:,} lines (stripped sources)",
           flush=True)
+    project = (args.project or max(roots, key=_lines)).resolve()
+    inputs["project"] = CACHE / "project.txt"
+    inputs["project"].write_text(f"{project}\n")
+    sizes = {"infer": (len(names), lines), "corpus": (len(names), lines),
+             "project": (1, _lines(project))}
+    if "project" in args.workloads.split(","):
+        print(f"project: {project}, {sizes['project'][1]:,} lines", flush=True)
 
     rows = [Row(w, e, n) for w in args.workloads.split(",") for e in args.executors.split(",")
             for n in map(int, args.workers.split(","))]
@@ -311,12 +331,13 @@ def main() -> None:
     same = {w: len({r.output_digest for row in rows if row.workload == w for r in row.runs})
             == 1 for w in args.workloads.split(",")}
     print(f"same output in every run: {same}")
-    table = report(rows, len(names), lines)
-    write_json(OUTPUT, {
+    table = report(rows, sizes)
+    write_json(args.output, {
         "command": " ".join(["bench/scale.py", *sys.argv[1:]]),
         "machine": {"cpus": os.cpu_count(), "platform": platform.platform(),
                     "python": platform.python_version()},
         "git": git_state(), "packages": names, "files": files, "lines": lines,
+        "project": str(project), "project_lines": sizes["project"][1],
         "same_output": same, "rows": table,
     })
 

@@ -59,5 +59,5 @@ def test_collections_between_files_change_nothing(tmp_path: Path) -> None:
     found = []
     for index in range(len(files)):
         gc.collect()
-        found.extend(analysis.analyse(index).predictions)
+        found.extend(analysis.analyse([index])[0].predictions)
     assert found == expected

@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from typeseer import batch
+from typeseer import api, batch
 from typeseer.batch import infer_batch, read_batch_table
 from typeseer.executor import Executor, ExecutorSettings, LocalExecutor, Outcome, Task
 
@@ -71,16 +71,16 @@ def killed_midway(marker: str, spec: Any) -> Any:
     file of the batch was analysed and before anything is written."""
     if not Path(marker).exists():
         Path(marker).write_text("killed")
-        analyse = batch.ProjectAnalysis.analyse
+        run = api._Worker.run
         analysed: list[int] = []
 
-        def analyse_then_die(self: Any, index: int) -> Any:
+        def run_then_die(self: Any, index: int) -> Any:
             if analysed:
                 os.kill(os.getpid(), signal.SIGKILL)
             analysed.append(index)
-            return analyse(self, index)
+            return run(self, index)
 
-        batch.ProjectAnalysis.analyse = analyse_then_die  # type: ignore[method-assign]
+        api._Worker.run = run_then_die  # type: ignore[method-assign]
     return batch.run_batch_task(spec)
 
 

@@ -11,7 +11,7 @@ import os
 import signal
 import threading
 import time
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from contextlib import contextmanager
@@ -32,7 +32,7 @@ from .static.calibration import calibration_kind, load_calibration
 from .static.stubs import Stubs
 
 __all__ = ["CallArguments", "InferResult", "Prediction", "ProjectAnalysis", "WorkerFailure",
-           "infer"]
+           "collector_paused", "infer"]
 
 #: How many files one worker task handles: large enough to amortise the hand-off, small
 #: enough to keep both cores busy to the end.
@@ -408,16 +408,25 @@ class ProjectAnalysis:
         self.files = files
         self._worker = _Worker(files, config)
 
-    def analyse(self, index: int) -> InferResult:
-        """The results of ``files[index]`` alone."""
-        started = time.perf_counter()
-        with _collector_paused():
-            output = self._worker.run(index)
-        result = InferResult(files=1, analysed_files=1,
-                             analysed_paths=[self.files[index].relpath])
-        _add_output(result, output)
-        result.seconds = time.perf_counter() - started
-        return result
+    def release(self) -> None:
+        """Free what the analysis holds now (its loaded modules are loaded again if it is
+        used after)."""
+        self._worker._forget()
+
+    def analyse(self, indices: Iterable[int]) -> list[InferResult]:
+        """The results of each of ``files[i]`` for i in ``indices``, file by file (the
+        collector paused throughout, as for ``infer``)."""
+        results = []
+        with collector_paused():
+            for index in indices:
+                started = time.perf_counter()
+                output = self._worker.run(index)
+                result = InferResult(files=1, analysed_files=1,
+                                     analysed_paths=[self.files[index].relpath])
+                _add_output(result, output)
+                result.seconds = time.perf_counter() - started
+                results.append(result)
+        return results
 
 
 _worker: _Worker | None = None
@@ -427,12 +436,12 @@ def _init_worker(files: Sequence[SourceFile], config: Config,
                  overlay: Mapping[Path, str] | None, contents: Mapping[Path, bytes] | None,
                  track: bool) -> None:
     global _worker
-    gc.disable()  # see _collector_paused
+    gc.disable()  # see collector_paused
     _worker = _Worker(files, config, overlay, contents=contents, track=track)
 
 
 @contextmanager
-def _collector_paused() -> Iterator[None]:
+def collector_paused() -> Iterator[None]:
     """Pause the cyclic garbage collector for the run.
 
     Inference keeps every parsed tree alive until the end, so each collection traverses
@@ -474,7 +483,7 @@ def infer(paths: Sequence[str | Path], config: Config | None = None,
     False: no cache. The results are the same either way.
     """
     config = config or Config()
-    with _collector_paused():
+    with collector_paused():
         if cache is None or cache is False:
             return _infer(paths, config, progress, overlay)
         from .cache import default_cache_path, infer_cached

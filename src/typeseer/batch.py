@@ -37,7 +37,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-from .api import InferResult, ProjectAnalysis
+from .api import InferResult, ProjectAnalysis, collector_paused
 from .config import Config
 from .executor import Executor, Outcome, Task
 from .sources import Diagnostic, Severity, SourceFile, discover
@@ -275,12 +275,21 @@ def stderr_log(message: str) -> None:
     print(f"typeseer: {message}", file=sys.stderr, flush=True)
 
 
+def _drop_session() -> None:
+    """Free this process's project analysis (its scope trees are unlinked first, so that
+    reference counting frees them at once, not a collection at some later time)."""
+    global _session
+    if _session is not None:
+        _session[1].release()
+        _session = None
+
+
 def _analysis(task: _BatchTask) -> ProjectAnalysis:
     global _session
     if _session is not None and _session[0] == task.fingerprint:
         return _session[1]
-    _session = None
-    gc.collect()  # the previous project's analysis
+    _drop_session()
+    gc.collect()  # what else the previous project's analysis left
     analysis = ProjectAnalysis(project_files(task.root, task.config, task.files_digest),
                                task.config)
     _session = (task.fingerprint, analysis)
@@ -306,7 +315,14 @@ def _prediction_rows(project: str, result: InferResult) -> list[dict[str, Any]]:
 
 
 def run_batch_task(task: _BatchTask) -> _BatchStats:
-    """Analyse one batch and write its two parts (what a worker runs)."""
+    """Analyse one batch and write its two parts (what a worker runs). The collector is
+    paused throughout, as ``infer`` does: a process holding a project's trees spends most of
+    its time in collections that find nothing to free otherwise."""
+    with collector_paused():
+        return _run_batch(task)
+
+
+def _run_batch(task: _BatchTask) -> _BatchStats:
     pa = require_pyarrow()
     storage = ResultStore(task.out)
     predictions: list[dict[str, Any]] = []
@@ -316,8 +332,8 @@ def run_batch_task(task: _BatchTask) -> _BatchStats:
     lines = sites = typed = 0
     if task.stop > task.start:
         analysis = _analysis(task)
-        for index in range(task.start, task.stop):
-            result = analysis.analyse(index)
+        indices = range(task.start, task.stop)
+        for index, result in zip(indices, analysis.analyse(indices), strict=True):
             status, message = _status(result.diagnostics)
             files.append({"project": task.project, "file": analysis.files[index].relpath,
                           "batch": task.batch, "lines": result.lines, "status": status,
@@ -404,6 +420,7 @@ def infer_batch(paths: Sequence[str | Path], out: str | os.PathLike[str], execut
             log(f"{summary.batches_run + len(summary.failures)}/{len(tasks)} batches, "
                 f"{len(summary.failures)} failed, {summary.files_analysed} files "
                 f"({summary.files_analysed / (shown - started):.1f}/s)")
+    _drop_session()  # tasks run in this process (one local worker) left their last project
     summary.seconds = round(time.monotonic() - started, 2)
     storage.write("summary.json", json.dumps(summary.to_json(), indent=1).encode() + b"\n")
     log(f"done in {summary.seconds:.1f} s: {summary.batches_run} batches run, "
