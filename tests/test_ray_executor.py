@@ -26,11 +26,31 @@ from typeseer.ray_executor import RayExecutor  # noqa: E402
 FIXTURES = Path(__file__).parent / "fixtures" / "batch"
 
 
+HOSTILE = ("json", "numpy", "typeseer", "pyarrow")
+
+
 @pytest.fixture(scope="module")
-def executor() -> Iterator[RayExecutor]:
+def started_in(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Where the Ray instance is started: a folder of modules named like those the workers
+    import, each leaving a mark when imported (Ray puts the driver's working directory on
+    its workers' ``sys.path``)."""
+    folder = tmp_path_factory.mktemp("hostile")
+    for name in HOSTILE:
+        (folder / f"{name}.py").write_text(
+            f"open({str(folder / ('IMPORTED-' + name))!r}, 'w').close()\n")
+    return folder
+
+
+@pytest.fixture(scope="module")
+def executor(started_in: Path) -> Iterator[RayExecutor]:
     # Ray workers cannot import this test module: its functions travel by value.
     ray.cloudpickle.register_pickle_by_value(sys.modules[__name__])
-    started = RayExecutor(ExecutorSettings("ray", workers=2, max_attempts=3))
+    previous = os.getcwd()
+    os.chdir(started_in)
+    try:
+        started = RayExecutor(ExecutorSettings("ray", workers=2, max_attempts=3))
+    finally:
+        os.chdir(previous)
     try:
         yield started
     finally:
@@ -121,3 +141,24 @@ def test_batch_inference_on_ray_is_exactly_the_local_output(executor: RayExecuto
         assert local.num_rows > 0
         assert read_batch_table(tmp_path / "ray", table).equals(local)
         assert read_batch_table(tmp_path / "ray-killed", table).equals(local)
+
+
+def worker_path() -> list[str]:
+    return list(sys.path)
+
+
+def test_the_driver_folder_is_not_on_the_workers_path(executor: RayExecutor,
+                                                      started_in: Path) -> None:
+    [outcome] = list(executor.run([Task("path", worker_path)]))
+    assert outcome.value is not None and str(started_in) not in outcome.value
+    assert list(started_in.glob("IMPORTED-*")) == []
+
+
+def test_a_relative_output_folder_is_the_driver_s(executor: RayExecutor, tmp_path: Path,
+                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    project = tmp_path / "scripts"
+    shutil.copytree(FIXTURES / "scripts", project)
+    monkeypatch.chdir(tmp_path)
+    summary = infer_batch([project], "results", executor, log=lambda _: None)
+    assert summary.failures == []
+    assert read_batch_table(tmp_path / "results").num_rows > 0

@@ -408,7 +408,7 @@ def infer_batch(paths: Sequence[str | Path], out: str | os.PathLike[str], execut
         raise BatchError(str(error)) from None
     summary = BatchSummary(os.fspath(out), executor.describe())
     projects = find_projects(paths, config)
-    tasks = _plan(projects, storage, os.fspath(out), config, batch_files, summary)
+    tasks = _plan(projects, storage, storage.location, config, batch_files, summary)
     files_of = {task.key: task.args[0] for task in tasks}
     log(f"{summary.projects} projects, {summary.files} files, {summary.batches} batches: "
         f"{summary.batches_resumed} done before, {len(tasks)} to run on {summary.executor}")

@@ -430,7 +430,7 @@ def evaluate_batch(paths: Sequence[str | Path], out: str | os.PathLike[str],
         raise EvaluateBatchError(str(error)) from None
     fingerprints = [_fingerprint(project) for project in projects]
     summary = EvaluateBatchSummary(os.fspath(out), executor.describe(), threshold)
-    tasks = _plan(projects, fingerprints, storage, os.fspath(out), config, threshold, summary)
+    tasks = _plan(projects, fingerprints, storage, storage.location, config, threshold, summary)
     by_id = {project.id: project for project in projects}
     log(f"{summary.projects} projects: {summary.projects_resumed} done before, {len(tasks)} "
         f"to evaluate on {summary.executor}")

@@ -10,9 +10,13 @@ file system); outputs can also go to an object store URI (see ``typeseer.batch``
 
 from __future__ import annotations
 
+import os
+import shutil
+import tempfile
 import time
 from collections import deque
 from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from typing import Any, TypeVar
 
 from .executor import Executor, ExecutorError, ExecutorSettings, Outcome, Task, describe_error
@@ -35,6 +39,18 @@ def _ray() -> Any:
     return ray
 
 
+@contextmanager
+def _working_directory(path: str) -> Iterator[None]:
+    """Run the block in ``path`` (the process's working directory: briefly, for every
+    thread), then go back."""
+    previous = os.getcwd()
+    os.chdir(path)
+    try:
+        yield
+    finally:
+        os.chdir(previous)
+
+
 def _remote_call(function: Any, args: tuple[Any, ...]) -> Any:
     """What a Ray worker runs: the task's function (one remote function for every task, so
     Ray registers it once)."""
@@ -51,15 +67,22 @@ class RayExecutor(Executor):
         self.settings = settings
         self.max_attempts = max(1, settings.max_attempts)
         self._started_here = False
+        #: Ray puts the driver's working directory on its workers' ``sys.path``: a project
+        #: there (a ``json.py``, a ``numpy.py``) would be imported, and run, by the workers.
+        #: Ray is started from an empty directory of typeseer's own instead.
+        self._empty: str | None = None
         if not ray.is_initialized():
             options: dict[str, Any] = {"log_to_driver": False, "configure_logging": False}
             if settings.address:
                 options["address"] = settings.address
             else:
                 options.update(num_cpus=settings.workers or None, include_dashboard=False)
+            self._empty = tempfile.mkdtemp(prefix="typeseer-ray-")
             try:
-                ray.init(**options)
+                with _working_directory(self._empty):
+                    ray.init(**options)
             except (ConnectionError, RuntimeError, ValueError, TimeoutError) as error:
+                shutil.rmtree(self._empty, ignore_errors=True)
                 where = settings.address or "a local instance"
                 raise ExecutorError(f"cannot start Ray ({where}): {error}") from None
             self._started_here = True
@@ -108,6 +131,9 @@ class RayExecutor(Executor):
         if self._started_here and self._ray.is_initialized():
             self._ray.shutdown()
         self._started_here = False
+        if self._empty is not None:
+            shutil.rmtree(self._empty, ignore_errors=True)
+            self._empty = None
 
 
 def _reason(error: BaseException) -> str:

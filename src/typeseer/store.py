@@ -41,9 +41,13 @@ class ResultStore:
                 self.fs, self.base = pa.fs.FileSystem.from_uri(out)
             except (ValueError, OSError) as error:
                 raise StoreError(f"cannot use {out}: {error}") from None
+            #: Where the store is, as a worker anywhere must be told: the URI, or the
+            #: absolute path of a folder (a worker's working directory is not the driver's).
+            self.location = out
         else:
             self.local = Path(out.removeprefix("file://")).resolve()
             self.fs, self.base = pa.fs.LocalFileSystem(), self.local.as_posix()
+            self.location = str(self.local)
         self.base = self.base.rstrip("/")
 
     def write(self, relative: str, data: bytes) -> None:

@@ -392,8 +392,11 @@ def build_corpus(out_dir: Path, packages_file: Path = DEFAULT_PACKAGES_FILE, job
     wheels already cached."""
     start = time.monotonic()
     log = log or _stderr_log(start)
+    # Absolute: tasks may run in other processes, elsewhere (a Ray worker's working
+    # directory is not this one's).
+    out_dir = out_dir.resolve()
     out_dir.mkdir(parents=True, exist_ok=True)
-    cache_dir = cache_dir or out_dir / "cache"
+    cache_dir = (cache_dir or out_dir / "cache").resolve()
     holdout = read_names(holdout_file) if holdout_file is not None and holdout_file.is_file() \
         else []
     candidates = [n for n in read_names(packages_file) if n not in set(holdout)]
