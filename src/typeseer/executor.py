@@ -94,6 +94,9 @@ class Executor:
 
     #: Tasks that can run at once.
     workers: int = 1
+    #: Whether tasks may run on other machines (then it is worth sending them work that is
+    #: not CPU-bound, such as downloads).
+    distributed: bool = False
 
     def run(self, tasks: Iterable[Task[R]]) -> Iterator[Outcome[R]]:
         raise NotImplementedError

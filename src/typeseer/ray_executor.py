@@ -61,6 +61,8 @@ class RayExecutor(Executor):
     """Tasks on a Ray cluster: the one at ``settings.address``, or a local instance started
     for this run (and stopped by ``close``)."""
 
+    distributed = True
+
     def __init__(self, settings: ExecutorSettings) -> None:
         ray = _ray()
         self._ray = ray

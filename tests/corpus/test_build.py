@@ -25,6 +25,7 @@ from typeseer.corpus.build import (
     run_corpus_command,
 )
 from typeseer.corpus.dedup import Deduplicator, fingerprint, similarity
+from typeseer.corpus.download import download_all
 from typeseer.corpus.extract import extract_file_rows
 from typeseer.corpus.lists import (
     DEFAULT_HOLDOUT_FILE,
@@ -495,3 +496,41 @@ def test_a_failed_extraction_is_reported_and_done_next_time(tmp_path: Path,
     assert not (tmp_path / "out" / "sites" / "beta-pkg.parquet").exists()
     summary = run_build(tmp_path, pip, ["alpha", "beta-pkg"])
     assert summary.failures == {} and summary.packages_kept == 2
+
+
+class Distributed(LocalExecutor):
+    """Local processes standing in for a cluster: downloads become tasks too."""
+
+    distributed = True
+
+
+def test_downloads_run_as_tasks_on_a_distributed_executor(tmp_path: Path,
+                                                          index: dict[str, Path]) -> None:
+    cache = tmp_path / "cache"
+    results = download_all(["alpha", "beta-pkg", "missing"], cache, pins={},
+                           executor=Distributed(2), runner=FakePip(index))
+    assert results["alpha"].ok and results["beta-pkg"].ok
+    assert (cache / "wheels" / results["alpha"].wheel).is_file()  # type: ignore[operator]
+    assert not results["missing"].ok
+    assert "Could not find a version" in (results["missing"].reason or "")
+    recorded = json.loads((cache / "downloads.json").read_text())
+    assert sorted(recorded) == ["alpha", "beta-pkg", "missing"]
+    # The build sends its downloads to such an executor and gives the same corpus.
+    (tmp_path / "a").mkdir()
+    (tmp_path / "b").mkdir()
+    here = run_build(tmp_path / "a", FakePip(index), ["alpha", "beta-pkg"])
+    there = run_build(tmp_path / "b", FakePip(index), ["alpha", "beta-pkg"],
+                      executor=Distributed(2))
+    assert (here.packages_downloaded, here.sites_kept) == (there.packages_downloaded,
+                                                           there.sites_kept) == (2, here.sites_kept)
+
+
+def broken_pip(requirement: str, dest: Path) -> tuple[int, str]:
+    raise OSError("no space left on device")
+
+
+def test_a_download_task_that_fails_is_recorded_as_a_failure(tmp_path: Path) -> None:
+    results = download_all(["alpha"], tmp_path / "cache", pins={},
+                           executor=LocalExecutor(1, max_attempts=2), runner=broken_pip)
+    assert not results["alpha"].ok
+    assert results["alpha"].reason == "OSError: no space left on device"

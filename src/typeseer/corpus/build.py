@@ -406,15 +406,17 @@ def build_corpus(out_dir: Path, packages_file: Path = DEFAULT_PACKAGES_FILE, job
     pins = read_lock(lock_file) if lock_file is not None else {}
     log(f"{len(candidates)} candidates, {len(holdout)} hold-out packages, {len(pins)} pins")
 
+    executor = executor or LocalExecutor(jobs)
+    log(f"tasks run on {executor.describe()}")
+    # Downloads wait on the network: on a cluster they are tasks too, here they are threads.
     downloads = download_all([*candidates, *holdout], cache_dir, pins=pins,
                              jobs=download_jobs, retry_failed=retry_failed, offline=offline,
-                             runner=runner, log=log)
+                             runner=runner, log=log,
+                             executor=executor if executor.distributed else None)
     summary.packages_downloaded = sum(1 for n in candidates if downloads[n].ok)
     summary.download_failures = {n: downloads[n].reason or "" for n in candidates
                                  if not downloads[n].ok}
 
-    executor = executor or LocalExecutor(jobs)
-    log(f"scan and extract on {executor.describe()}")
     scans = _scan_all(downloads, cache_dir / "wheels", out_dir / "scan", executor, summary, log)
     typed = [n for n in candidates if n in scans and scans[n].typed]
     summary.packages_typed = len(typed)

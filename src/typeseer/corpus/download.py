@@ -15,7 +15,8 @@ import shutil
 import subprocess
 import sys
 import threading
-from collections.abc import Callable, Mapping, Sequence
+import time
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -23,6 +24,7 @@ from typing import Any
 
 from typeseer.corpus.lists import LockEntry
 from typeseer.corpus.store import read_json, write_json
+from typeseer.executor import Executor, Task
 
 __all__ = [
     "PYTHON_VERSION",
@@ -30,11 +32,14 @@ __all__ = [
     "Downloader",
     "PipRunner",
     "download_all",
+    "fetch_wheel",
     "wheel_version",
 ]
 
 #: The interpreter version whose wheels are downloaded.
 PYTHON_VERSION = "3.12"
+#: Seconds between rewrites of the record of outcomes while downloading.
+_SAVE_EVERY_S = 5.0
 #: Seconds one ``pip download`` may take.
 PIP_TIMEOUT = 600
 
@@ -108,6 +113,35 @@ def _reason(output: str) -> str:
     return (lines[-1] if lines else "pip failed without output")[:300]
 
 
+def fetch_wheel(wheels_dir: Path, name: str, pin: LockEntry | None,
+                runner: PipRunner = run_pip) -> DownloadResult:
+    """Download one package into ``wheels_dir`` now (no cache look-up, no record): what
+    a download task runs, in this process or on a worker that sees ``wheels_dir``."""
+    requirement = f"{name}=={pin.version}" if pin is not None else name
+    partial = wheels_dir / ".partial" / name
+    shutil.rmtree(partial, ignore_errors=True)
+    partial.mkdir(parents=True)
+    try:
+        status, output = runner(requirement, partial)
+        wheels = sorted(partial.glob("*.whl"))
+        if status != 0 or not wheels:
+            reason = _reason(output) if status != 0 else "pip saved no wheel"
+            return DownloadResult(name, False, requirement, reason=reason)
+        wheel = wheels[0]
+        sha = file_sha256(wheel)
+        if pin is not None and pin.sha256 and pin.sha256 != sha:
+            return DownloadResult(name, False, requirement,
+                                  reason=f"sha256 {sha} differs from the lock's {pin.sha256}")
+        try:
+            version = wheel_version(wheel.name)
+        except ValueError as error:
+            return DownloadResult(name, False, requirement, reason=str(error))
+        wheel.replace(wheels_dir / wheel.name)
+        return DownloadResult(name, True, requirement, version, wheel.name, sha)
+    finally:
+        shutil.rmtree(partial, ignore_errors=True)
+
+
 class Downloader:
     """Downloads into ``cache_dir/wheels``, recording outcomes in ``cache_dir/downloads.json``."""
 
@@ -117,6 +151,7 @@ class Downloader:
         self.state_path = cache_dir / "downloads.json"
         self.runner = runner
         self._lock = threading.Lock()
+        self._saved = time.monotonic()
         raw = read_json(self.state_path)
         self.state: dict[str, DownloadResult] = {}
         if isinstance(raw, dict):
@@ -128,6 +163,7 @@ class Downloader:
 
     def _save(self) -> None:
         write_json(self.state_path, {n: asdict(r) for n, r in sorted(self.state.items())})
+        self._saved = time.monotonic()
 
     def cached(self, name: str, pin: LockEntry | None, retry_failed: bool) -> DownloadResult | None:
         """The recorded outcome, when it still holds (same pin, wheel still on disk)."""
@@ -145,42 +181,29 @@ class Downloader:
 
     def fetch(self, name: str, pin: LockEntry | None) -> DownloadResult:
         """Download one package now (no cache look-up)."""
-        requirement = f"{name}=={pin.version}" if pin is not None else name
-        partial = self.wheels_dir / ".partial" / name
-        shutil.rmtree(partial, ignore_errors=True)
-        partial.mkdir(parents=True)
-        try:
-            status, output = self.runner(requirement, partial)
-            wheels = sorted(partial.glob("*.whl"))
-            if status != 0 or not wheels:
-                reason = _reason(output) if status != 0 else "pip saved no wheel"
-                return DownloadResult(name, False, requirement, reason=reason)
-            wheel = wheels[0]
-            sha = file_sha256(wheel)
-            if pin is not None and pin.sha256 and pin.sha256 != sha:
-                return DownloadResult(name, False, requirement,
-                                      reason=f"sha256 {sha} differs from the lock's {pin.sha256}")
-            try:
-                version = wheel_version(wheel.name)
-            except ValueError as error:
-                return DownloadResult(name, False, requirement, reason=str(error))
-            wheel.replace(self.wheels_dir / wheel.name)
-            return DownloadResult(name, True, requirement, version, wheel.name, sha)
-        finally:
-            shutil.rmtree(partial, ignore_errors=True)
+        return fetch_wheel(self.wheels_dir, name, pin, self.runner)
 
     def record(self, result: DownloadResult) -> None:
+        """Keep an outcome; the record file is rewritten at most every few seconds (it
+        grows with the package list), and by ``flush``."""
         with self._lock:
             self.state[result.name] = result
+            if time.monotonic() - self._saved > _SAVE_EVERY_S:
+                self._save()
+
+    def flush(self) -> None:
+        with self._lock:
             self._save()
 
 
 def download_all(names: Sequence[str], cache_dir: Path, *, pins: Mapping[str, LockEntry],
                  jobs: int = 4, retry_failed: bool = False, offline: bool = False,
                  runner: PipRunner = run_pip,
-                 log: Callable[[str], None] = lambda _: None) -> dict[str, DownloadResult]:
+                 log: Callable[[str], None] = lambda _: None,
+                 executor: Executor | None = None) -> dict[str, DownloadResult]:
     """Outcome of every name: from the record when it holds, else downloaded now (``jobs``
-    at once). ``offline``: nothing is downloaded; packages not yet cached are failures."""
+    at once, or as tasks on ``executor``). ``offline``: nothing is downloaded; packages not
+    yet cached are failures."""
     downloader = Downloader(cache_dir, runner)
     downloader.wheels_dir.mkdir(parents=True, exist_ok=True)
     results: dict[str, DownloadResult] = {}
@@ -197,19 +220,34 @@ def download_all(names: Sequence[str], cache_dir: Path, *, pins: Mapping[str, Lo
         f"{len(todo)} to fetch")
     if not todo:
         return results
-    done = 0
+    try:
+        for done, result in enumerate(_fetch_all(downloader, todo, pins, jobs, executor), 1):
+            downloader.record(result)
+            results[result.name] = result
+            outcome = result.wheel if result.ok else f"FAILED ({result.reason})"
+            log(f"download [{done}/{len(todo)}] {result.name}: {outcome}")
+    finally:
+        downloader.flush()  # what was downloaded stays recorded, even when interrupted
+    return results
+
+
+def _fetch_all(downloader: Downloader, names: Sequence[str], pins: Mapping[str, LockEntry],
+               jobs: int, executor: Executor | None) -> Iterator[DownloadResult]:
+    """Download ``names``, yielding each outcome as it comes: ``jobs`` threads here, or tasks
+    on ``executor`` (whose workers must see the cache)."""
+    if executor is not None:
+        tasks = [Task(name, fetch_wheel, (downloader.wheels_dir, name, pins.get(name),
+                                          downloader.runner)) for name in names]
+        for outcome in executor.run(tasks):
+            yield outcome.value if outcome.value is not None else DownloadResult(
+                outcome.key, False, outcome.key, reason=outcome.error)
+        return
     with ThreadPoolExecutor(max_workers=max(1, jobs)) as pool:
-        futures = {pool.submit(downloader.fetch, name, pins.get(name)): name for name in todo}
+        futures = {pool.submit(downloader.fetch, name, pins.get(name)): name for name in names}
         for future in as_completed(futures):
             name = futures[future]
             try:
-                result = future.result()
+                yield future.result()
             except OSError as error:  # a full disk, a permission problem: record and go on
-                result = DownloadResult(name, False, name, reason=f"{type(error).__name__}: "
-                                                                  f"{error}")
-            downloader.record(result)
-            results[name] = result
-            done += 1
-            outcome = result.wheel if result.ok else f"FAILED ({result.reason})"
-            log(f"download [{done}/{len(todo)}] {name}: {outcome}")
-    return results
+                yield DownloadResult(name, False, name,
+                                     reason=f"{type(error).__name__}: {error}")
