@@ -147,11 +147,10 @@ class Project:
         self._by_module: dict[str, SourceFile] = {}
         self._packages: set[str] = set()
         self._module_of: dict[str, str] = {}
+        #: Loaded files, by file: each one once, also a file whose module name another file
+        #: provides (a clash), so that the objects of every scope tree stay alive as long as
+        #: inference may have memoised facts about them (by identity).
         self._loaded: dict[str, LoadedModule] = {}
-        #: Files whose module name another file provides (a clash): loaded for their own
-        #: analysis, kept like the others so that the objects of their scope trees stay alive
-        #: as long as inference may have memoised facts about them (by identity).
-        self._shadowed: dict[str, LoadedModule] = {}
         #: Module name of each loaded module's root scope (what static inference reads).
         self._root_names: dict[int, str] = {}
         #: Index in ``files`` of the file behind each loaded module's root scope.
@@ -188,14 +187,12 @@ class Project:
         return name in self._packages
 
     def load(self, source: SourceFile) -> LoadedModule:
-        """Read, parse and extract one file (cached by module name)."""
-        name = self.module_name(source)
-        cached = self._loaded.get(name)
-        if cached is not None and cached.source == source:
+        """Read, parse and extract one file (once)."""
+        key = self._file_key(source)
+        cached = self._loaded.get(key)
+        if cached is not None:
             return cached
-        shadowed = self._by_module.get(name) != source
-        if shadowed and self._file_key(source) in self._shadowed:
-            return self._shadowed[self._file_key(source)]
+        name = self.module_name(source)
         try:
             text = self._text(source)
             tree = parse_source(text, source.relpath)
@@ -207,10 +204,7 @@ class Project:
             loaded = LoadedModule(name, source, None, str(error))
         except RecursionError:
             loaded = LoadedModule(name, source, None, "code nested too deeply to analyse")
-        if shadowed:
-            self._shadowed[self._file_key(source)] = loaded
-        else:
-            self._loaded[name] = loaded
+        self._loaded[key] = loaded
         if loaded.sites is not None:
             self.loaded_lines += len(loaded.sites.lines)
         return loaded
@@ -223,25 +217,19 @@ class Project:
         """Drop every loaded module, breaking their scope trees' cycles (see
         ``Scope.release``); they are loaded again on demand, and nothing loaded before may be
         used afterwards. Modules that failed to load (or were given up) stay failed."""
-        for loaded in (*self._loaded.values(), *self._shadowed.values()):
+        for loaded in self._loaded.values():
             if loaded.sites is not None:
                 loaded.sites.scope.release()
-        self._loaded = {name: loaded for name, loaded in self._loaded.items()
+        self._loaded = {key: loaded for key, loaded in self._loaded.items()
                         if loaded.sites is None}
-        self._shadowed = {key: loaded for key, loaded in self._shadowed.items()
-                          if loaded.sites is None}
         self._root_names.clear()
         self._root_files.clear()
         self.loaded_lines = 0
 
     def give_up(self, source: SourceFile, reason: str) -> None:
         """Treat ``source`` as a module that failed to load, for ``reason``."""
-        name = self.module_name(source)
-        given_up = LoadedModule(name, source, None, reason)
-        if self._by_module.get(name) == source:
-            self._loaded[name] = given_up
-        else:
-            self._shadowed[self._file_key(source)] = given_up
+        self._loaded[self._file_key(source)] = LoadedModule(self.module_name(source), source,
+                                                            None, reason)
 
     def _text(self, source: SourceFile) -> str:
         text = self.overlay.get(source.path)
