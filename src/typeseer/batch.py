@@ -35,7 +35,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import asdict, dataclass, field, replace
 from functools import lru_cache
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from .api import InferResult, ProjectAnalysis, collector_paused
 from .config import Config
@@ -48,6 +48,7 @@ __all__ = [
     "BatchError",
     "BatchProject",
     "BatchSummary",
+    "Log",
     "files_digest",
     "find_projects",
     "infer_batch",
@@ -68,6 +69,7 @@ _FORMAT = 1
 #: Seconds between progress lines.
 _PROGRESS_EVERY_S = 10.0
 
+#: Where a batch run writes its progress lines.
 Log = Callable[[str], None]
 
 
@@ -158,15 +160,22 @@ class BatchProject:
 
 def files_digest(files: Sequence[SourceFile]) -> str:
     """What the file list is now: paths, sizes and modification times."""
+    return _listing(files)[0]
+
+
+def _listing(files: Sequence[SourceFile]) -> tuple[str, int]:
+    """``files_digest``, and the bytes of the files, from one ``stat`` of each."""
     digest = hashlib.blake2b(digest_size=16)
+    size = 0
     for source in files:
         try:
             info = source.path.stat()
             stamp = f"{info.st_size}:{info.st_mtime_ns}"
+            size += info.st_size
         except OSError:
             stamp = "missing"
         digest.update(f"{source.relpath}\0{stamp}\n".encode("utf-8", "surrogatepass"))
-    return digest.hexdigest()
+    return digest.hexdigest(), size
 
 
 @lru_cache(maxsize=8)
@@ -205,11 +214,9 @@ def find_projects(paths: Sequence[str | Path], config: Config) -> list[BatchProj
     projects = []
     for root, project_id in zip(roots, _project_ids(roots), strict=True):
         files, diagnostics = discover([root], config.exclude)
-        listed = files_digest(files)
+        listed, size = _listing(files)
         fingerprint = hashlib.blake2b(f"{_FORMAT}\0{version}\0{listed}".encode(),
                                       digest_size=8).hexdigest()
-        size = sum(source.path.stat().st_size for source in files
-                   if source.path.is_file())
         projects.append(BatchProject(project_id, root, files, diagnostics, listed,
                                      fingerprint, size))
     return projects
@@ -305,13 +312,16 @@ def _status(diagnostics: Iterable[Diagnostic]) -> tuple[str, str]:
 
 
 def _prediction_rows(project: str, result: InferResult) -> list[dict[str, Any]]:
-    return [{
-        "project": project, "file": p.file, "line": p.line, "col": p.col, "scope": p.scope,
-        "kind": p.kind, "name": p.name, "type": p.type, "confidence": round(p.confidence, 4),
-        "source": p.source, "alternatives": [t for t, _ in p.alternatives],
-        "alternative_confidences": [round(c, 4) for _, c in p.alternatives],
-        "evidence": list(p.evidence),
-    } for p in result.predictions]
+    """The JSON Lines records of the predictions, with ``project``, and the alternatives as
+    two lists (Parquet columns of one type each)."""
+    rows = []
+    for prediction in result.predictions:
+        record = prediction.to_json()
+        alternatives = cast("list[list[Any]]", record.pop("alternatives"))
+        rows.append({"project": project, **record,
+                     "alternatives": [t for t, _ in alternatives],
+                     "alternative_confidences": [c for _, c in alternatives]})
+    return rows
 
 
 def run_batch_task(task: _BatchTask) -> _BatchStats:
@@ -360,24 +370,23 @@ def _plan(projects: Sequence[BatchProject], storage: ResultStore, out: str, conf
     """The tasks of the batches not done yet, largest projects first (the run ends sooner
     when the long tasks start early); parts of other fingerprints are removed."""
     existing = storage.by_project(TABLES, _PART)
-    done: set[str] = set()
-    for project in projects:
-        count = max(1, -(-len(project.files) // batch_files))
-        for path, match in existing.get(project.id, []):
-            if match.group(2) != project.fingerprint or int(match.group(1)) >= count:
-                storage.delete(path)
-            elif path.startswith("files/"):
-                done.add(path)
     tasks = []
     for project in sorted(projects, key=lambda p: -p.size):
+        count = max(1, -(-len(project.files) // batch_files))
+        done: set[int] = set()
+        for path, match in existing.get(project.id, []):
+            batch = int(match.group(1))
+            if match.group(2) != project.fingerprint or batch >= count:
+                storage.delete(path)
+            elif path.startswith("files/"):
+                done.add(batch)
         summary.projects += 1
         summary.files += len(project.files)
-        count = max(1, -(-len(project.files) // batch_files))
         summary.batches += count
+        summary.batches_resumed += len(done)
         notes = tuple((d.file, d.severity.value, d.message) for d in project.diagnostics)
         for batch in range(count):
-            if _part_name("files", project.id, batch, project.fingerprint) in done:
-                summary.batches_resumed += 1
+            if batch in done:
                 continue
             start = batch * batch_files
             spec = _BatchTask(out, project.id, str(project.root), project.files_digest,
@@ -409,12 +418,14 @@ def infer_batch(paths: Sequence[str | Path], out: str | os.PathLike[str], execut
     summary = BatchSummary(os.fspath(out), executor.describe())
     projects = find_projects(paths, config)
     tasks = _plan(projects, storage, storage.location, config, batch_files, summary)
-    files_of = {task.key: task.args[0] for task in tasks}
+    spec_of: dict[str, _BatchTask] = {task.key: task.args[0] for task in tasks}
+    files_of = {project.id: project.files for project in projects}
     log(f"{summary.projects} projects, {summary.files} files, {summary.batches} batches: "
         f"{summary.batches_resumed} done before, {len(tasks)} to run on {summary.executor}")
     shown = time.monotonic()
     for outcome in executor.run(tasks):
-        _account(summary, outcome, files_of[outcome.key], projects)
+        spec = spec_of[outcome.key]
+        _account(summary, outcome, spec, files_of[spec.project])
         if time.monotonic() - shown > _PROGRESS_EVERY_S:
             shown = time.monotonic()
             log(f"{summary.batches_run + len(summary.failures)}/{len(tasks)} batches, "
@@ -429,15 +440,14 @@ def infer_batch(paths: Sequence[str | Path], out: str | os.PathLike[str], execut
 
 
 def _account(summary: BatchSummary, outcome: Outcome[_BatchStats], task: _BatchTask,
-             projects: Sequence[BatchProject]) -> None:
+             files: Sequence[SourceFile]) -> None:
     summary.retries += outcome.attempts - 1
     stats = outcome.value
     if stats is None:
-        project = next(p for p in projects if p.id == task.project)
         summary.failures.append({
             "project": task.project, "batch": task.batch, "error": outcome.error,
             "attempts": outcome.attempts,
-            "files": [f.relpath for f in project.files[task.start:task.stop]]})
+            "files": [f.relpath for f in files[task.start:task.stop]]})
         return
     summary.batches_run += 1
     summary.files_analysed += stats.files

@@ -34,7 +34,7 @@ import json
 import os
 import re
 import time
-from collections.abc import Callable, Collection, Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import asdict, dataclass, field, replace
 from functools import lru_cache
 from pathlib import Path
@@ -43,6 +43,7 @@ from typing import Any
 from .batch import (
     BatchError,
     BatchProject,
+    Log,
     find_projects,
     peak_memory_mib,
     project_files,
@@ -85,9 +86,6 @@ _PROGRESS_EVERY_S = 10.0
 #: ``status`` of a project record.
 EVALUATED = "evaluated"
 NOTHING_TO_EVALUATE = "nothing to evaluate"
-
-Log = Callable[[str], None]
-
 
 class EvaluateBatchError(EvaluationError):
     """The batch evaluation cannot start (a missing project, pyarrow missing...); says why."""
