@@ -94,12 +94,23 @@ class Executor:
 
     #: Tasks that can run at once.
     workers: int = 1
+    #: Tries per task, the first included.
+    max_attempts: int = 1
     #: Whether tasks may run on other machines (then it is worth sending them work that is
     #: not CPU-bound, such as downloads).
     distributed: bool = False
 
     def run(self, tasks: Iterable[Task[R]]) -> Iterator[Outcome[R]]:
         raise NotImplementedError
+
+    def _again(self, task: Task[R], tries: int, reason: str,
+               waiting: deque[tuple[Task[R], int]]) -> Outcome[R] | None:
+        """After ``tries`` failed tries: queue the task for another, or its failure when it
+        has had them all (the one retry rule of every executor)."""
+        if tries >= self.max_attempts:
+            return Outcome(task.key, None, reason, tries)
+        waiting.append((task, tries))
+        return None
 
     def describe(self) -> str:
         """A few words for logs: which executor, how many workers."""
@@ -197,13 +208,6 @@ class LocalExecutor(Executor):
             if pool is not None:
                 pool.shutdown(wait=True, cancel_futures=True)
 
-    def _again(self, task: Task[R], tries: int, reason: str,
-               waiting: deque[tuple[Task[R], int]]) -> Outcome[R] | None:
-        """Queue the task for another try, or its failure when it has had them all."""
-        if tries >= self.max_attempts:
-            return Outcome(task.key, None, reason, tries)
-        waiting.append((task, tries))
-        return None
 
 
 def create_executor(settings: ExecutorSettings) -> Executor:

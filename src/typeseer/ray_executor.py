@@ -119,10 +119,9 @@ class RayExecutor(Executor):
                     try:
                         value = ray.get(ref)
                     except ray.exceptions.RayError as error:
-                        if tries + 1 >= self.max_attempts:
-                            yield Outcome(task.key, None, _reason(error), tries + 1)
-                        else:
-                            waiting.append((task, tries + 1))
+                        failed = self._again(task, tries + 1, _reason(error), waiting)
+                        if failed is not None:
+                            yield failed
                     else:
                         yield Outcome(task.key, value, attempts=tries + 1)
         finally:
