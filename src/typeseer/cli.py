@@ -223,12 +223,7 @@ class _Progress:
 def _run_infer(args: argparse.Namespace, stdout: TextIO, stderr: TextIO) -> int:
     if args.out is not None:
         return _run_batch_infer(args, stdout, stderr)
-    for option in ("projects_from", "batch_files", "executor", "ray_address", "worker_memory"):
-        if getattr(args, option) is not None:
-            raise _UsageError(f"typeseer infer: error: --{option.replace('_', '-')} needs "
-                              "--out (batch mode)")
-    if not args.paths:
-        raise _UsageError("typeseer infer: error: the following arguments are required: PATH")
+    _check_single_run(args, "infer")
     config = load_config(Path(args.paths[0]), config_overrides(args))
     interactive = stderr.isatty() and not args.quiet
     progress = _Progress(stderr) if interactive else None
@@ -253,6 +248,17 @@ def _run_infer(args: argparse.Namespace, stdout: TextIO, stderr: TextIO) -> int:
             continue
         stderr.write(f"typeseer: {diagnostic}\n")
     return EXIT_USAGE if missing else EXIT_OK
+
+
+def _check_single_run(args: argparse.Namespace, command: str) -> None:
+    """Without --out: the batch-mode options are refused, and a PATH is required."""
+    for option in ("projects_from", "batch_files", "executor", "ray_address", "worker_memory"):
+        if getattr(args, option, None) is not None:
+            raise _UsageError(f"typeseer {command}: error: --{option.replace('_', '-')} needs "
+                              "--out (batch mode)")
+    if not args.paths:
+        raise _UsageError(f"typeseer {command}: error: the following arguments are required: "
+                          "PATH")
 
 
 def _project_list(args: argparse.Namespace) -> list[str]:
@@ -321,13 +327,7 @@ def _run_evaluate(args: argparse.Namespace, stdout: TextIO, stderr: TextIO) -> i
     )
 
     if args.out is None:
-        for option in ("projects_from", "executor", "ray_address", "worker_memory"):
-            if getattr(args, option) is not None:
-                raise _UsageError(f"typeseer evaluate: error: --{option.replace('_', '-')} "
-                                  "needs --out (batch mode)")
-        if not args.paths:
-            raise _UsageError("typeseer evaluate: error: the following arguments are "
-                              "required: PATH")
+        _check_single_run(args, "evaluate")
     if args.jobs is not None and args.jobs < 0:
         raise _UsageError("typeseer evaluate: error: --jobs must not be negative")
     overrides: dict[str, object] = {} if args.min_confidence is None else {
