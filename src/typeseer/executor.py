@@ -35,6 +35,8 @@ __all__ = [
 ]
 
 R = TypeVar("R")
+#: What a task returns (a task of a subtype is a task of its supertype).
+R_co = TypeVar("R_co", covariant=True)
 
 #: The executors ``--executor`` can name.
 EXECUTORS = ("local", "ray")
@@ -48,11 +50,11 @@ class ExecutorError(RuntimeError):
 
 
 @dataclass(frozen=True, slots=True)
-class Task(Generic[R]):
+class Task(Generic[R_co]):
     """``function(*args)``, named ``key`` in reports (unique within one run)."""
 
     key: str
-    function: Callable[..., R]
+    function: Callable[..., R_co]
     args: tuple[Any, ...] = ()
 
 

@@ -180,13 +180,12 @@ def _extractor_hash() -> str:
     return digest.hexdigest()[:16]
 
 
-def _run_tasks(executor: Executor, stage: str,
-               tasks: Sequence[tuple[str, Callable[..., T], tuple[Any, ...]]],
+def _run_tasks(executor: Executor, stage: str, tasks: Sequence[Task[T]],
                summary: CorpusSummary) -> Iterator[tuple[str, T | None]]:
-    """Run ``(key, function, args)`` tasks on ``executor``, yielding ``(key, value)`` as they
-    finish; a task that failed every try yields None and is recorded in ``summary.failures``
-    (the build goes on, and the next build tries it again)."""
-    for outcome in executor.run([Task(key, function, args) for key, function, args in tasks]):
+    """Run ``tasks`` on ``executor``, yielding ``(key, value)`` as they finish; a task that
+    failed every try yields None and is recorded in ``summary.failures`` (the build goes
+    on, and the next build tries it again)."""
+    for outcome in executor.run(tasks):
         if outcome.error is not None:
             summary.failures[f"{stage} {outcome.key}"] = outcome.error
             yield outcome.key, None
@@ -204,7 +203,7 @@ def _scan_job(name: str, wheel_path: str, sha256: str) -> dict[str, Any]:
 def _scan_all(downloads: dict[str, DownloadResult], wheels_dir: Path, scan_dir: Path,
               executor: Executor, summary: CorpusSummary, log: Log) -> dict[str, WheelScan]:
     scans: dict[str, WheelScan] = {}
-    tasks: list[tuple[str, Callable[..., dict[str, Any]], tuple[Any, ...]]] = []
+    tasks: list[Task[dict[str, Any]]] = []
     for name, result in sorted(downloads.items()):
         if not result.ok or result.wheel is None or result.sha256 is None:
             continue
@@ -213,7 +212,8 @@ def _scan_all(downloads: dict[str, DownloadResult], wheels_dir: Path, scan_dir: 
                 and cached.get("sha256") == result.sha256):
             scans[name] = WheelScan.from_json(cached)
             continue
-        tasks.append((name, _scan_job, (name, str(wheels_dir / result.wheel), result.sha256)))
+        tasks.append(Task(name, _scan_job,
+                          (name, str(wheels_dir / result.wheel), result.sha256)))
     log(f"scan: {len(scans)} wheels cached, {len(tasks)} to read")
     for done, (name, value) in enumerate(_run_tasks(executor, "scan", tasks, summary), 1):
         if value is None:
@@ -437,7 +437,7 @@ def build_corpus(out_dir: Path, packages_file: Path = DEFAULT_PACKAGES_FILE, job
     split_of = {name: split for split, names in split_packages(typed, seed).items()
                 for name in names}
     records: dict[str, dict[str, Any]] = {}
-    tasks: list[tuple[str, Callable[..., dict[str, Any]], tuple[Any, ...]]] = []
+    tasks: list[Task[dict[str, Any]]] = []
     for name in typed:
         result = downloads[name]
         assert result.wheel is not None and result.version is not None
@@ -459,9 +459,9 @@ def build_corpus(out_dir: Path, packages_file: Path = DEFAULT_PACKAGES_FILE, job
             "dropped": scans[name].dropped, "duplicates": duplicates.get(name, []),
             "files": [asdict(f) for f in files],
         }
-        tasks.append((name, _extract_job, (name, result.version, split_of[name],
-                                           str(wheel_path), [asdict(f) for f in files],
-                                           str(shard), caps)))
+        tasks.append(Task(name, _extract_job, (name, result.version, split_of[name],
+                                                str(wheel_path), [asdict(f) for f in files],
+                                                str(shard), caps)))
     log(f"extract: {len(typed) - len(tasks)} packages up to date, {len(tasks)} to extract")
     for done, (name, value) in enumerate(_run_tasks(executor, "extract", tasks, summary), 1):
         if value is None:
